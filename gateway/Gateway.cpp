@@ -1,0 +1,85 @@
+#include "Gateway.h"
+
+#include "Log.h"
+#include "http/HttpServer.h"
+#include "http/Router.h"
+#include "ops/OpsRoutes.h"
+#include "storage/Database.h"
+#include "storage/RedisPool.h"
+
+#include <QDeadlineTimer>
+
+namespace llmpool::gateway {
+
+Gateway::Gateway(Config config, QObject *parent) : QObject(parent), m_config(std::move(config)) {}
+
+Gateway::~Gateway()
+{
+    stop(0);
+}
+
+Status Gateway::start()
+{
+    DatabaseOptions dbOptions;
+    dbOptions.url = m_config.database.url;
+    dbOptions.poolSize = m_config.database.poolSize;
+    m_database = std::make_unique<Database>(dbOptions);
+    if (auto started = m_database->start(); !started) {
+        return started;
+    }
+
+    RedisClient::Options redisOptions;
+    redisOptions.url = m_config.redis.url;
+    m_redis = std::make_unique<RedisPool>(redisOptions);
+
+    HttpServerConfig http;
+    const ServerConfig &server = m_config.server;
+    http.address = server.bind.host == QLatin1String("localhost") ? QHostAddress(QHostAddress::LocalHost)
+                                                                  : QHostAddress(server.bind.host);
+    http.port = server.bind.port;
+    http.threads = server.effectiveThreads();
+    http.maxConnections = server.maxConnections;
+    http.maxBodyBytes = server.maxBodyBytes;
+    http.maxHeaderBytes = int(std::min<qint64>(server.maxHeaderBytes, 80 * 1024));
+    http.idleTimeoutMs = server.idleTimeoutMs;
+    http.headerTimeoutMs = server.headerTimeoutMs;
+    http.bodyTimeoutMs = server.bodyTimeoutMs;
+    m_http = std::make_unique<HttpServer>(http, buildRouter());
+    if (auto started = m_http->start(); !started) {
+        return started;
+    }
+    qCInfo(lcServer).noquote() << "listening on" << server.bind.host << m_http->port() << "with"
+                               << m_http->threadCount() << "threads; database" << m_database->redactedUrl()
+                               << "redis" << redactUrlSecrets(m_config.redis.url);
+    return Ok{};
+}
+
+std::shared_ptr<Router> Gateway::buildRouter()
+{
+    auto router = std::make_shared<Router>();
+    addOpsRoutes(*router, m_database.get(), m_redis.get());
+    return router;
+}
+
+void Gateway::stop(int drainMs)
+{
+    if (m_http) {
+        if (drainMs > 0) {
+            m_http->drain(QDeadlineTimer(drainMs));
+        }
+        m_http->stop(); // joins the event-loop threads, which destroys their Redis clients
+        m_http.reset();
+    }
+    m_redis.reset();
+    if (m_database) {
+        m_database->stop();
+        m_database.reset();
+    }
+}
+
+quint16 Gateway::port() const
+{
+    return m_http ? m_http->port() : 0;
+}
+
+} // namespace llmpool::gateway

@@ -1,0 +1,47 @@
+#pragma once
+
+// Gateway: constructs and wires the running server — the database pool, the Redis connections,
+// the router with every route, and the HTTP front end. `llmpool serve` owns one; tests start one
+// in-process. Lives on the main thread; start() and stop() are called there.
+
+#include "Config.h"
+#include "Result.h"
+
+#include <QObject>
+
+#include <memory>
+
+namespace llmpool::gateway {
+
+class Database;
+class HttpServer;
+class RedisPool;
+class Router;
+
+class Gateway : public QObject
+{
+    Q_OBJECT
+public:
+    explicit Gateway(Config config, QObject *parent = nullptr);
+    ~Gateway() override;
+
+    // Starts the database threads and the listeners. Returns when the port is bound (the database
+    // and Redis may still be connecting: /readyz tells).
+    Status start();
+    // Stops accepting, lets in-flight requests finish until `drainMs` passes, then closes
+    // everything. Safe to call twice.
+    void stop(int drainMs = 10'000);
+
+    quint16 port() const;
+    const Config &config() const { return m_config; }
+
+private:
+    std::shared_ptr<Router> buildRouter();
+
+    Config m_config;
+    std::unique_ptr<Database> m_database;
+    std::unique_ptr<RedisPool> m_redis;
+    std::unique_ptr<HttpServer> m_http;
+};
+
+} // namespace llmpool::gateway
