@@ -44,7 +44,7 @@ fi
 bash "$ROOT/packaging/install-deps.sh"
 [ -n "$PGBIN" ] || { echo "quickstart: PostgreSQL binaries not found under /usr/lib/postgresql" >&2; exit 1; }
 cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLMPOOL_BUILD_TESTS=OFF >/dev/null
-cmake --build "$BUILD_DIR" -j "$(nproc)" --target llmpool
+cmake --build "$BUILD_DIR" -j "$(nproc)" --target llmpool >&2
 LLMPOOL="$BUILD_DIR/gateway/llmpool"
 
 # 2. State folder, ports and secrets (generated once, kept private).

@@ -21,7 +21,7 @@ namespace llmpool::gateway {
 
 namespace {
 
-constexpr qsizetype kCopyThreshold = 4096;     // smaller pieces are copied into the tail buffer
+constexpr qsizetype kCopyThreshold = 4096; // smaller pieces are copied into the tail buffer
 // Buffers larger than these are released when empty, so idle keep-alive connections stay small.
 constexpr qsizetype kKeepOutputCapacity = 16 * 1024;
 constexpr qsizetype kKeepInputCapacity = 4 * 1024;

@@ -8,8 +8,10 @@
 // It is a cheap, copyable, ref-counted handle: a handler may keep copies beyond its call for async
 // work. Once the connection is gone (client disconnect, error, server stop) or the response is
 // finished, every call is a harmless no-op; isConnected() tells which. onDisconnected() fires at
-// once, from the socket event that saw the client go, while a response is still unfinished — the
-// moment to abort upstream work. Callbacks name a context object (like a lambda connect): they do
+// once, from the socket event that saw the client go (EOF, reset, a failed write — so possibly from
+// inside write()), while a response is still unfinished: the moment to abort upstream work. (While
+// a pipelining client has more than max_pipelined_bytes queued, reading pauses and a disconnect is
+// seen at the next write or by the write timeout.) Callbacks name a context object (like a lambda connect): they do
 // not run once it is destroyed. A response must be finished exactly once: respond(), or
 // beginStream() … write() … end(), or abort().
 

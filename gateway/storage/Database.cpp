@@ -135,6 +135,7 @@ private:
             m_lastError = error;
             return error;
         }
+        PgConnection::routeNoticesToLog(m_db);
         if (m_failedAttempts > 0)
             qCInfo(lcStorage).noquote() << "database connection restored to" << m_shared.url.redacted();
         m_failedAttempts = 0;

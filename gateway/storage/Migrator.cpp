@@ -63,6 +63,7 @@ public:
         if (PgConnection::inTransaction(m_db))
             return Error::internal(QStringLiteral("migration_failed"),
                                    QStringLiteral("migrate() needs a connection outside any transaction"));
+        PgConnection::routeNoticesToLog(m_db);
         // Waiting for another migrator (and applying a long migration) must not hit the pool's
         // statement_timeout; lock_timeout 0 = wait as long as the other migrator works.
         if (Status s = exec(m_db, QStringLiteral("SET statement_timeout = 0"), u"prepare migration session"); !s)

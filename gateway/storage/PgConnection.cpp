@@ -1,5 +1,6 @@
 #include "storage/PgConnection.h"
 
+#include "Log.h"
 #include "storage/SqlErrors.h"
 
 #include <QSqlDatabase>
@@ -18,7 +19,8 @@ PGconn *handle(const QSqlDatabase &db)
     if (!driver)
         return nullptr;
     const QVariant v = driver->handle();
-    if (!v.isValid() || qstrcmp(v.typeName(), "PGconn*") != 0)
+    // Qt 6.4 registers the type under libpq's struct tag ("pg_conn*"), older Qts as "PGconn*".
+    if (!v.isValid() || (qstrcmp(v.typeName(), "pg_conn*") != 0 && qstrcmp(v.typeName(), "PGconn*") != 0))
         return nullptr;
     return *static_cast<PGconn *const *>(v.constData());
 }
@@ -32,6 +34,19 @@ QString resultMessage(const PGresult *result, PGconn *conn)
 }
 
 } // namespace
+
+void PgConnection::routeNoticesToLog(const QSqlDatabase &db)
+{
+    PGconn *conn = handle(db);
+    if (!conn)
+        return;
+    PQsetNoticeProcessor(
+        conn,
+        [](void *, const char *message) {
+            qCDebug(lcStorage).noquote() << "server notice:" << QString::fromUtf8(message).trimmed();
+        },
+        nullptr);
+}
 
 bool PgConnection::isBroken(const QSqlDatabase &db)
 {

@@ -25,6 +25,10 @@ public:
     static bool inTransaction(const QSqlDatabase &db);
     // ROLLBACK if a transaction is open; true when the connection is idle afterwards.
     static bool rollbackIfInTransaction(const QSqlDatabase &db);
+    // Sends the server's NOTICE/WARNING messages ("relation … already exists, skipping") to the
+    // llmpool.storage log at debug level instead of libpq's default, a raw line on stderr.
+    // Call after every (re)open; idempotent.
+    static void routeNoticesToLog(const QSqlDatabase &db);
     // The server process id (pg_backend_pid()), 0 without a connection. For logs and tests.
     static int backendPid(const QSqlDatabase &db);
 

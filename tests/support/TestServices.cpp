@@ -117,8 +117,8 @@ QString postgresBinDir()
     return initdb.isEmpty() ? QString() : QFileInfo(initdb).canonicalFilePath().section(QLatin1Char('/'), 0, -2);
 }
 
-// Redis answers AUTH + PING with "+OK\r\n+PONG\r\n" once it is up (inline commands: the password
-// is alphanumeric).
+// Redis answers [AUTH +] PING with ["+OK\r\n"] "+PONG\r\n" once it is up (inline commands: the
+// password is alphanumeric).
 bool redisAnswers(int port, const QString &password)
 {
     const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -134,7 +134,8 @@ bool redisAnswers(int port, const QString &password)
     addr.sin_port = htons(quint16(port));
     bool ok = false;
     if (::connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) == 0) {
-        const QByteArray request = "AUTH " + password.toLatin1() + "\r\nPING\r\n";
+        const QByteArray request =
+            password.isEmpty() ? QByteArray("PING\r\n") : "AUTH " + password.toLatin1() + "\r\nPING\r\n";
         if (send(fd, request.constData(), size_t(request.size()), MSG_NOSIGNAL) == request.size()) {
             QByteArray reply;
             char buffer[256];
@@ -144,7 +145,7 @@ bool redisAnswers(int port, const QString &password)
                     break;
                 reply.append(buffer, n);
             }
-            ok = reply.startsWith("+OK\r\n") && reply.contains("+PONG\r\n");
+            ok = (password.isEmpty() || reply.startsWith("+OK\r\n")) && reply.contains("+PONG\r\n");
         }
     }
     close(fd);
@@ -247,7 +248,8 @@ Status TestServices::createDirectory()
     QDir(m_dir).mkpath(QStringLiteral("redis"));
     m_pgPassword = randomString(12, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") +
                    QStringLiteral("@:/%") + randomString(4, "abcdefghijklmnopqrstuvwxyz0123456789");
-    m_redisPassword = randomString(24, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
+    if (m_options.redisPassword)
+        m_redisPassword = randomString(24, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
     // initdb and postgres run as `postgres` when we are root: everything under DIR must be theirs.
     chmod(QFile::encodeName(m_dir).constData(), 0700);
     return ChildProcess::giveToPostgres(m_dir);
@@ -427,11 +429,12 @@ Status TestServices::startRedisOnce(bool *portClash)
                    QStringLiteral("--appendonly"),    m_options.redisAppendOnly ? QStringLiteral("yes") : QStringLiteral("no"),
                    QStringLiteral("--appendfsync"),   QStringLiteral("no"),
                    QStringLiteral("--dir"),           m_dir + QStringLiteral("/redis"),
-                   QStringLiteral("--requirepass"),   m_redisPassword,
                    QStringLiteral("--unixsocket"),    m_dir + QStringLiteral("/redis.sock"),
                    QStringLiteral("--unixsocketperm"), QStringLiteral("700"),
                    QStringLiteral("--daemonize"),     QStringLiteral("no"),
                    QStringLiteral("--logfile"),       QString()};
+    if (!m_redisPassword.isEmpty())
+        o.arguments << QStringLiteral("--requirepass") << m_redisPassword;
     o.workingDirectory = m_dir;
     o.logFile = m_dir + QStringLiteral("/redis.log");
     o.detached = m_options.detached;
@@ -508,14 +511,15 @@ QString TestServices::redisUrl(int db) const
 {
     // "default" (the Redis 6+ ACL user) rather than an empty name: redis-cli -u sends `AUTH "" pw`
     // for redis://:pw@…, which Redis 7 rejects.
-    return QStringLiteral("redis://default:") + enc(m_redisPassword) + QStringLiteral("@127.0.0.1:") +
-           QString::number(m_redisPort) + QLatin1Char('/') + QString::number(db);
+    const QString auth = m_redisPassword.isEmpty() ? QString() : QStringLiteral("default:") + enc(m_redisPassword) + QLatin1Char('@');
+    return QStringLiteral("redis://") + auth + QStringLiteral("127.0.0.1:") + QString::number(m_redisPort) +
+           QLatin1Char('/') + QString::number(db);
 }
 
 QString TestServices::redisSocketUrl(int db) const
 {
-    return QStringLiteral("unix://default:") + enc(m_redisPassword) + QLatin1Char('@') + m_dir +
-           QStringLiteral("/redis.sock?db=") + QString::number(db);
+    const QString auth = m_redisPassword.isEmpty() ? QString() : QStringLiteral("default:") + enc(m_redisPassword) + QLatin1Char('@');
+    return QStringLiteral("unix://") + auth + m_dir + QStringLiteral("/redis.sock?db=") + QString::number(db);
 }
 
 Result<QString> TestServices::createDatabase(const QString &name)

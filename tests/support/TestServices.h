@@ -41,6 +41,7 @@ public:
         bool redis = true;
         bool detached = false;        // servers outlive this process (ctest fixture)
         bool redisAppendOnly = false; // keep Redis data across stopRedis()/startRedis()
+        bool redisPassword = true;    // requirepass (URLs then carry default:PASSWORD@)
         int startTimeoutMs = 60'000;  // per server start (initdb, first login, first PONG)
     };
 
