@@ -43,7 +43,7 @@ fi
 # 1. Dependencies and build.
 bash "$ROOT/packaging/install-deps.sh"
 [ -n "$PGBIN" ] || { echo "quickstart: PostgreSQL binaries not found under /usr/lib/postgresql" >&2; exit 1; }
-cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLMPOOL_BUILD_TESTS=OFF >/dev/null
+cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLMPOOL_BUILD_TESTS=OFF -DLLMPOOL_BUILD_BENCH=OFF >/dev/null
 cmake --build "$BUILD_DIR" -j "$(nproc)" --target llmpool >&2
 LLMPOOL="$BUILD_DIR/gateway/llmpool"
 

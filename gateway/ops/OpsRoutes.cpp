@@ -62,11 +62,31 @@ void addOpsRoutes(Router &router, Database *database, RedisPool *redis)
             probe->database = status ? QStringLiteral("ok") : status.error().message;
             probe->finishIfDone(false);
         });
-        redis->local()->ping(context, [probe](Status status) {
-            probe->redis = status ? QStringLiteral("ok") : status.error().message;
-            probe->finishIfDone(false);
+        // A thread's Redis connection is made on first use and may still be connecting: wait for
+        // it within the deadline rather than report a fresh connection as a failure.
+        RedisClient *client = redis->local();
+        auto pingRedis = [probe, client, context] {
+            client->ping(context, [probe](Status status) {
+                probe->redis = status ? QStringLiteral("ok") : status.error().message;
+                probe->finishIfDone(false);
+            });
+        };
+        auto waiting = std::make_shared<QMetaObject::Connection>();
+        if (client->isConnected()) {
+            pingRedis();
+        } else {
+            *waiting = QObject::connect(client, &RedisClient::connected, context, [waiting, pingRedis] {
+                QObject::disconnect(*waiting);
+                pingRedis();
+            });
+        }
+        QTimer::singleShot(kReadyDeadlineMs, context, [probe, client, waiting] {
+            QObject::disconnect(*waiting);
+            if (probe->redis.isEmpty() && !client->isConnected()) {
+                probe->redis = QStringLiteral("Redis is not connected");
+            }
+            probe->finishIfDone(true);
         });
-        QTimer::singleShot(kReadyDeadlineMs, context, [probe] { probe->finishIfDone(true); });
     });
 }
 

@@ -66,8 +66,8 @@ Result<ApiKeyRecord> ApiKeyRepository::insert(QSqlDatabase &db, const NewApiKey 
     if (key.name.size() > 200)
         return invalidKey(QStringLiteral("the key name must have at most 200 characters"), QStringLiteral("name"));
     if (key.allowedModels &&
-        (key.allowedModels->isEmpty() ||
-         std::any_of(key.allowedModels->cbegin(), key.allowedModels->cend(), [](const QString &m) { return m.isEmpty(); })))
+        (key.allowedModels->isEmpty() || std::any_of(key.allowedModels->cbegin(), key.allowedModels->cend(),
+                                                     [](const QString &m) { return m.isEmpty(); })))
         return invalidKey(QStringLiteral("allowed_models must list at least one model name (omit it to allow all)"),
                           QStringLiteral("allowed_models"));
     if (key.rpmLimit && *key.rpmLimit <= 0)
@@ -92,8 +92,9 @@ Result<ApiKeyRecord> ApiKeyRepository::insert(QSqlDatabase &db, const NewApiKey 
     q.bindValue(QStringLiteral(":models"), SqlValues::stringListToJson(key.allowedModels));
     q.bindValue(QStringLiteral(":rpm"), SqlValues::toVariant(key.rpmLimit));
     q.bindValue(QStringLiteral(":tpm"), SqlValues::toVariant(key.tpmLimit));
-    q.bindValue(QStringLiteral(":spend"),
-                SqlValues::toVariant(key.spendLimit ? std::optional<QString>(key.spendLimit->toString()) : std::nullopt));
+    q.bindValue(
+        QStringLiteral(":spend"),
+        SqlValues::toVariant(key.spendLimit ? std::optional<QString>(key.spendLimit->toString()) : std::nullopt));
     if (!q.exec()) {
         const QSqlError error = q.lastError();
         if (SqlErrors::isUniqueViolation(error, u"api_keys_key_hash_unique"))

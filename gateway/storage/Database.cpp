@@ -123,9 +123,9 @@ private:
             return *m_lastError;
 
         if (!m_db.open()) {
-            Error error = m_shared.redacted(SqlErrors::unavailable(
-                QStringLiteral("cannot connect to ") + m_shared.url.redacted() + QStringLiteral(": ") +
-                SqlErrors::primaryMessage(m_db.lastError())));
+            Error error = m_shared.redacted(SqlErrors::unavailable(QStringLiteral("cannot connect to ") +
+                                                                   m_shared.url.redacted() + QStringLiteral(": ") +
+                                                                   SqlErrors::primaryMessage(m_db.lastError())));
             // Log the first failure of an outage, not every fail-fast job after it.
             if (m_failedAttempts == 0)
                 qCWarning(lcStorage).noquote() << error.message;
@@ -314,8 +314,7 @@ void Database::enqueue(std::unique_ptr<detail::DatabaseJob> job)
 void Database::ping(QObject *context, std::function<void(Status)> done)
 {
     run(
-        context,
-        [](QSqlDatabase &db) { return PgConnection::execScript(db, "SELECT 1", QStringLiteral("ping")); },
+        context, [](QSqlDatabase &db) { return PgConnection::execScript(db, "SELECT 1", QStringLiteral("ping")); },
         std::move(done), JobRetry::Idempotent);
 }
 

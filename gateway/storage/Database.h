@@ -51,12 +51,12 @@ namespace llmpool::gateway {
 
 struct DatabaseOptions
 {
-    QString url;                   // postgres://… (secret inside: never logged as is)
-    int poolSize = 4;              // database threads = connections
-    int connectTimeoutSecs = 5;    // libpq connect_timeout
-    int statementTimeoutMs = 30'000; // server-side statement_timeout; 0 = none
-    int validateIdleMs = 1'000;    // see JobRetry::Never above
-    int maxQueuedJobs = 10'000;    // beyond this, run() fails fast with database_unavailable
+    QString url;                                         // postgres://… (secret inside: never logged as is)
+    int poolSize = 4;                                    // database threads = connections
+    int connectTimeoutSecs = 5;                          // libpq connect_timeout
+    int statementTimeoutMs = 30'000;                     // server-side statement_timeout; 0 = none
+    int validateIdleMs = 1'000;                          // see JobRetry::Never above
+    int maxQueuedJobs = 10'000;                          // beyond this, run() fails fast with database_unavailable
     QString applicationName = QStringLiteral("llmpool"); // pg_stat_activity.application_name
 };
 
@@ -67,12 +67,10 @@ enum class JobRetry {
 
 namespace detail {
 
-template<class R>
-struct IsResult : std::false_type
+template <class R> struct IsResult : std::false_type
 {
 };
-template<class T>
-struct IsResult<Result<T>> : std::true_type
+template <class T> struct IsResult<Result<T>> : std::true_type
 {
 };
 
@@ -100,8 +98,7 @@ private:
     JobRetry m_retry;
 };
 
-template<class R>
-class TypedDatabaseJob final : public DatabaseJob
+template <class R> class TypedDatabaseJob final : public DatabaseJob
 {
 public:
     TypedDatabaseJob(std::function<R(QSqlDatabase &)> work, std::function<void(R)> deliver, JobRetry retry)
@@ -173,8 +170,7 @@ public:
     // Queues `work` (callable as Result<T>(QSqlDatabase &)); `done` (callable with Result<T>) runs
     // later on `context`'s thread, unless `context` was destroyed by then. A null context means
     // fire-and-forget. `work` must be copyable (it is held in a std::function).
-    template<class Work, class Done>
-    void run(QObject *context, Work work, Done done, JobRetry retry = JobRetry::Never)
+    template <class Work, class Done> void run(QObject *context, Work work, Done done, JobRetry retry = JobRetry::Never)
     {
         using R = std::invoke_result_t<Work &, QSqlDatabase &>;
         static_assert(detail::IsResult<R>::value, "database work must return a Result<T>");
@@ -204,11 +200,14 @@ public:
     // NEVER call it from an event-loop thread (it would stall every connection served there) nor
     // from inside a job (a database thread waiting for the pool can deadlock it; this case is
     // detected and refused with "database_error").
-    template<class Work>
+    template <class Work>
     auto runSync(Work work, JobRetry retry = JobRetry::Never) -> std::invoke_result_t<Work &, QSqlDatabase &>
     {
         using R = std::invoke_result_t<Work &, QSqlDatabase &>;
         static_assert(detail::IsResult<R>::value, "database work must return a Result<T>");
+        // Debug builds catch the event-loop case (a running QEventLoop raises the loop level).
+        Q_ASSERT_X(QThread::currentThread()->loopLevel() == 0, "Database::runSync",
+                   "called from a running event loop; use run()");
         if (isDatabaseThread())
             return R(Error::internal(QStringLiteral("database_error"),
                                      QStringLiteral("runSync() called on a database thread")));

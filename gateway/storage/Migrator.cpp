@@ -237,8 +237,8 @@ Result<QList<int>> Migrator::migrate(QSqlDatabase &db) const
                                        .arg(file.name));
 
         QSqlQuery record(db);
-        record.prepare(
-            QStringLiteral("INSERT INTO schema_migrations (version, name, checksum) VALUES (:version, :name, :checksum)"));
+        record.prepare(QStringLiteral(
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES (:version, :name, :checksum)"));
         record.bindValue(QStringLiteral(":version"), file.version);
         record.bindValue(QStringLiteral(":name"), file.name);
         record.bindValue(QStringLiteral(":checksum"), file.checksum);

@@ -33,7 +33,7 @@ namespace llmpool::gateway {
 struct MigrationFile
 {
     int version = 0;
-    QString name;     // file name, e.g. "0001_init.sql"
+    QString name; // file name, e.g. "0001_init.sql"
     QString path;
     QByteArray sql;
     QString checksum; // SHA-256 of the file's bytes, lowercase hex

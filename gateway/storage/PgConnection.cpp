@@ -104,7 +104,8 @@ Status PgConnection::execScript(const QSqlDatabase &db, const QByteArray &script
     }
     QString message = where + QStringLiteral(": ") + resultMessage(result, conn);
     if (const char *context = result ? PQresultErrorField(result, PG_DIAG_CONTEXT) : nullptr)
-        message += QStringLiteral(" [") + QString::fromUtf8(context).section(QLatin1Char('\n'), 0, 0) + QLatin1Char(']');
+        message +=
+            QStringLiteral(" [") + QString::fromUtf8(context).section(QLatin1Char('\n'), 0, 0) + QLatin1Char(']');
     const QString state = QString::fromLatin1(result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr);
     if (!state.isEmpty())
         message += QStringLiteral(" (SQLSTATE ") + state + QLatin1Char(')');

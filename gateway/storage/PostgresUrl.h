@@ -28,11 +28,11 @@ namespace llmpool::gateway {
 class PostgresUrl
 {
 public:
-    QString host;     // name, IP literal (no brackets) or a Unix socket directory (starts with '/')
+    QString host; // name, IP literal (no brackets) or a Unix socket directory (starts with '/')
     int port = 5432;
-    QString user;     // empty: libpq's default (the OS user)
-    QString password; // secret
-    QString database; // empty: libpq's default (the user name)
+    QString user;                               // empty: libpq's default (the OS user)
+    QString password;                           // secret
+    QString database;                           // empty: libpq's default (the user name)
     QList<std::pair<QString, QString>> options; // libpq keywords, in URL order
 
     // Error code "database_url_invalid" (500); the message never contains the URL or its password.

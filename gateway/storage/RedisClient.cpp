@@ -83,7 +83,8 @@ public:
         if (!m_ac) {
             deleteLater();
         } else if (m_depth > 0) {
-            QMetaObject::invokeMethod(this, [this] { freeContext(); }, Qt::QueuedConnection);
+            QMetaObject::invokeMethod(
+                this, [this] { freeContext(); }, Qt::QueuedConnection);
         } else {
             freeContext();
         }
@@ -248,8 +249,8 @@ void RedisClient::connectNow()
     m_state = State::Connecting;
     const QByteArray host = m_endpoint.host.toUtf8();
     const QByteArray path = m_endpoint.socketPath.toUtf8();
-    redisAsyncContext *ac =
-        m_endpoint.isUnix() ? redisAsyncConnectUnix(path.constData()) : redisAsyncConnect(host.constData(), m_endpoint.port);
+    redisAsyncContext *ac = m_endpoint.isUnix() ? redisAsyncConnectUnix(path.constData())
+                                                : redisAsyncConnect(host.constData(), m_endpoint.port);
     if (!ac) {
         scheduleReconnect(QStringLiteral("out of memory"));
         return;
@@ -369,8 +370,8 @@ void RedisClient::scheduleReconnect(const QString &reason)
     const int delay = m_nextBackoffMs;
     m_nextBackoffMs = qMin(qMax(delay * 2, m_options.minBackoffMs), m_options.maxBackoffMs);
     if (m_failuresSinceConnected++ == 0 || reason != m_lastReason)
-        qCWarning(lcRedis).noquote() << "Redis" << m_endpoint.redacted() << "unavailable:" << reason
-                                     << "- retrying in" << delay << "ms";
+        qCWarning(lcRedis).noquote() << "Redis" << m_endpoint.redacted() << "unavailable:" << reason << "- retrying in"
+                                     << delay << "ms";
     else
         qCDebug(lcRedis).noquote() << "Redis still unavailable:" << reason << "- retrying in" << delay << "ms";
     m_lastReason = reason;
@@ -383,8 +384,7 @@ void RedisClient::failLater(QObject *context, std::function<void(Result<RedisRep
     if (!context)
         return;
     QMetaObject::invokeMethod(
-        context, [callback = std::move(callback), error = std::move(error)] { callback(error); },
-        Qt::QueuedConnection);
+        context, [callback = std::move(callback), error = std::move(error)] { callback(error); }, Qt::QueuedConnection);
 }
 
 void RedisClient::command(QList<QByteArray> args, QObject *context, std::function<void(Result<RedisReply>)> callback)

@@ -18,8 +18,8 @@ public:
     enum class Type { Nil, Integer, String, Status, Error, Array };
 
     Type type = Type::Nil;
-    qint64 integer = 0;       // Integer
-    QByteArray string;        // String, Status, Error (the text without '-' / '+')
+    qint64 integer = 0;         // Integer
+    QByteArray string;          // String, Status, Error (the text without '-' / '+')
     QList<RedisReply> elements; // Array
 
     static RedisReply nil() { return {}; }

@@ -53,11 +53,13 @@ Status RedisSyncClient::connect()
                           ? redisConnectUnixWithTimeout(m_endpoint.socketPath.toUtf8().constData(), timeout)
                           : redisConnectWithTimeout(m_endpoint.host.toUtf8().constData(), m_endpoint.port, timeout);
     if (!c)
-        return unavailable(QStringLiteral("cannot connect to ") + m_endpoint.redacted() + QStringLiteral(": out of memory"));
+        return unavailable(QStringLiteral("cannot connect to ") + m_endpoint.redacted() +
+                           QStringLiteral(": out of memory"));
     if (c->err) {
         const QString reason = QString::fromLocal8Bit(c->errstr);
         redisFree(c);
-        return unavailable(QStringLiteral("cannot connect to ") + m_endpoint.redacted() + QStringLiteral(": ") + reason);
+        return unavailable(QStringLiteral("cannot connect to ") + m_endpoint.redacted() + QStringLiteral(": ") +
+                           reason);
     }
     redisSetTimeout(c, timeout); // reads and writes too, so a hung server cannot hang the CLI
     m_context = c;
@@ -67,7 +69,8 @@ Status RedisSyncClient::connect()
         if (!reply)
             return reply.takeError();
         if (reply->isError()) {
-            const QString message = QString::fromLatin1(what) + QStringLiteral(" failed: ") + QString::fromUtf8(reply->string.left(200));
+            const QString message =
+                QString::fromLatin1(what) + QStringLiteral(" failed: ") + QString::fromUtf8(reply->string.left(200));
             disconnect();
             return unavailable(message);
         }

@@ -56,8 +56,7 @@ QString SqlErrors::primaryMessage(const QSqlError &error)
 
 bool SqlErrors::isConnectionState(QStringView state)
 {
-    return state.startsWith(u"08") || state == u"57P01" || state == u"57P02" || state == u"57P03" ||
-           state == u"53300";
+    return state.startsWith(u"08") || state == u"57P01" || state == u"57P02" || state == u"57P03" || state == u"53300";
 }
 
 Error SqlErrors::toError(const QSqlError &error, const QSqlDatabase &db, QStringView action)

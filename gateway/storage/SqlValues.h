@@ -24,14 +24,13 @@ public:
     // SQL expression turning a bigint-milliseconds placeholder back into a timestamptz.
     static QString msToTimestamp(QStringView placeholder);
 
-    static QDateTime dateTime(const QVariant &ms);                   // invalid QDateTime for NULL
+    static QDateTime dateTime(const QVariant &ms); // invalid QDateTime for NULL
     static std::optional<QDateTime> optionalDateTime(const QVariant &ms);
-    static QVariant toMs(const std::optional<QDateTime> &value);    // NULL for nullopt / invalid
+    static QVariant toMs(const std::optional<QDateTime> &value); // NULL for nullopt / invalid
 
     static std::optional<QString> optionalString(const QVariant &value);
     static QVariant toVariant(const std::optional<QString> &value);
-    template<class T>
-    static QVariant toVariant(const std::optional<T> &value)
+    template <class T> static QVariant toVariant(const std::optional<T> &value)
     {
         return value ? QVariant::fromValue(*value) : QVariant(QMetaType::fromType<T>());
     }

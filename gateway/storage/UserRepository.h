@@ -27,9 +27,9 @@ struct UserRecord
 
 struct NewUser
 {
-    QString name;                              // trimmed; 1..200 characters
+    QString name; // trimmed; 1..200 characters
     std::optional<QString> email;
-    QString currency = QStringLiteral("USD");  // the wallet's label ([billing] currency)
+    QString currency = QStringLiteral("USD"); // the wallet's label ([billing] currency)
 };
 
 class UserRepository

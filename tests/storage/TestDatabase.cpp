@@ -118,13 +118,16 @@ private Q_SLOTS:
         int done = 0;
         int failed = 0;
         for (int i = 0; i < kJobs; ++i) {
-            db->run(&context, backendPid, [&](Result<int> pid) {
-                ++done;
-                if (pid.ok())
-                    pids.insert(*pid);
-                else
-                    ++failed;
-            }, JobRetry::Idempotent);
+            db->run(
+                &context, backendPid,
+                [&](Result<int> pid) {
+                    ++done;
+                    if (pid.ok())
+                        pids.insert(*pid);
+                    else
+                        ++failed;
+                },
+                JobRetry::Idempotent);
         }
         QTRY_COMPARE_WITH_TIMEOUT(done, kJobs, 30'000);
         QCOMPARE(failed, 0);
@@ -137,13 +140,15 @@ private Q_SLOTS:
         auto db = openPool(m_url, 1);
         auto *context = new QObject;
         bool called = false;
-        db->run(context, [](QSqlDatabase &conn) { return execSql(conn, QStringLiteral("SELECT pg_sleep(0.2)")); },
-                [&](Status) { called = true; });
+        db->run(
+            context, [](QSqlDatabase &conn) { return execSql(conn, QStringLiteral("SELECT pg_sleep(0.2)")); },
+            [&](Status) { called = true; });
         delete context; // while the job runs
         QObject alive;
         bool second = false;
-        db->run(&alive, [](QSqlDatabase &conn) { return execSql(conn, QStringLiteral("SELECT 1")); },
-                [&](Status s) { second = s.ok(); });
+        db->run(
+            &alive, [](QSqlDatabase &conn) { return execSql(conn, QStringLiteral("SELECT 1")); },
+            [&](Status s) { second = s.ok(); });
         QTRY_VERIFY(second); // the first job's result was posted before this one's
         QTest::qWait(50);
         QVERIFY(!called);
@@ -217,13 +222,14 @@ private Q_SLOTS:
     void leakedTransactionIsRolledBack()
     {
         auto db = openPool(m_url, 1);
-        QVERIFY(db->runSync([](QSqlDatabase &conn) { return execSql(conn, QStringLiteral("CREATE TABLE IF NOT EXISTS leak (id int)")); }).ok());
+        QVERIFY(db->runSync([](QSqlDatabase &conn) {
+                      return execSql(conn, QStringLiteral("CREATE TABLE IF NOT EXISTS leak (id int)"));
+                  }).ok());
         QVERIFY(db->runSync([](QSqlDatabase &conn) -> Status {
                       if (Status s = execSql(conn, QStringLiteral("BEGIN")); !s)
                           return s;
                       return execSql(conn, QStringLiteral("INSERT INTO leak VALUES (1)"));
-                  })
-                    .ok());
+                  }).ok());
         Result<bool> clean = db->runSync([](QSqlDatabase &conn) -> Result<bool> {
             QSqlQuery q(conn);
             if (!q.exec(QStringLiteral("SELECT count(*) FROM leak")) || !q.next())
@@ -280,10 +286,12 @@ private Q_SLOTS:
             },
             [&](Status s) { first = s; });
         QTRY_VERIFY(running.load()); // the only thread is busy with it now
-        db->run(&context, [](QSqlDatabase &conn) { return execSql(conn, QStringLiteral("SELECT 1")); },
-                [&](Status s) { second = s; });
-        db->run(&context, [](QSqlDatabase &conn) { return execSql(conn, QStringLiteral("SELECT 1")); },
-                [&](Status s) { third = s; });
+        db->run(
+            &context, [](QSqlDatabase &conn) { return execSql(conn, QStringLiteral("SELECT 1")); },
+            [&](Status s) { second = s; });
+        db->run(
+            &context, [](QSqlDatabase &conn) { return execSql(conn, QStringLiteral("SELECT 1")); },
+            [&](Status s) { third = s; });
         db->stop();
         QTRY_VERIFY(first && second && third);
         QVERIFY(first->ok());
@@ -307,7 +315,9 @@ private Q_SLOTS:
         Database db(dbOptions);
         QVERIFY(db.start().ok());
         QVERIFY(db.pingSync().ok());
-        QVERIFY(db.runSync([](QSqlDatabase &conn) { return execSql(conn, QStringLiteral("CREATE TABLE t (id int)")); }).ok());
+        QVERIFY(db.runSync([](QSqlDatabase &conn) {
+                      return execSql(conn, QStringLiteral("CREATE TABLE t (id int)"));
+                  }).ok());
 
         QVERIFY(server.restartPostgres().ok());
         // Idempotent: re-run on a fresh connection, transparently.
@@ -315,7 +325,8 @@ private Q_SLOTS:
         QVERIFY2(ping.ok(), ping.ok() ? "" : qPrintable(ping.error().message));
         // Not idempotent: its connection was validated before it ran, so it did not fail either.
         for (int i = 0; i < 4; ++i) {
-            Status insert = db.runSync([](QSqlDatabase &conn) { return execSql(conn, QStringLiteral("INSERT INTO t VALUES (1)")); });
+            Status insert = db.runSync(
+                [](QSqlDatabase &conn) { return execSql(conn, QStringLiteral("INSERT INTO t VALUES (1)")); });
             QVERIFY2(insert.ok(), insert.ok() ? "" : qPrintable(insert.error().message));
         }
 

@@ -24,25 +24,56 @@ private Q_SLOTS:
         QTest::addColumn<QString>("database");
         QTest::addColumn<QString>("options");
 
-        QTest::newRow("full") << "postgres://app:pw@db.internal:6543/llmpool" << "db.internal" << 6543 << "app"
-                              << "pw" << "llmpool" << "";
-        QTest::newRow("postgresql scheme, default port") << "postgresql://app@localhost/x" << "localhost" << 5432
-                                                         << "app" << "" << "x" << "";
-        QTest::newRow("percent-decoding") << "postgres://us%40er:p%40ss%3Aw%2Frd%25@h/d%20b" << "h" << 5432 << "us@er"
-                                          << "p@ss:w/rd%" << "d b" << "";
-        QTest::newRow("unencoded @ in password") << "postgres://u:p@ss@h/d" << "h" << 5432 << "u" << "p@ss" << "d"
+        QTest::newRow("full") << "postgres://app:pw@db.internal:6543/llmpool"
+                              << "db.internal" << 6543 << "app"
+                              << "pw"
+                              << "llmpool"
+                              << "";
+        QTest::newRow("postgresql scheme, default port") << "postgresql://app@localhost/x"
+                                                         << "localhost" << 5432 << "app"
+                                                         << ""
+                                                         << "x"
+                                                         << "";
+        QTest::newRow("percent-decoding") << "postgres://us%40er:p%40ss%3Aw%2Frd%25@h/d%20b"
+                                          << "h" << 5432 << "us@er"
+                                          << "p@ss:w/rd%"
+                                          << "d b"
+                                          << "";
+        QTest::newRow("unencoded @ in password") << "postgres://u:p@ss@h/d"
+                                                 << "h" << 5432 << "u"
+                                                 << "p@ss"
+                                                 << "d"
                                                  << "";
-        QTest::newRow("ipv6") << "postgres://u@[::1]:5433/d" << "::1" << 5433 << "u" << "" << "d" << "";
-        QTest::newRow("socket via query") << "postgres://u@/d?host=/run/postgresql" << "/run/postgresql" << 5432
-                                          << "u" << "" << "d" << "";
-        QTest::newRow("socket via encoded host") << "postgres://%2Frun%2Fpostgresql/d" << "/run/postgresql" << 5432
-                                                 << "" << "" << "d" << "";
-        QTest::newRow("options") << "postgres://u@h/d?sslmode=require&connect_timeout=5" << "h" << 5432 << "u" << ""
-                                 << "d" << "sslmode='require';connect_timeout='5'";
-        QTest::newRow("query overrides") << "postgres://u@h:1/d?port=2&user=v&password=s3cr3t&dbname=e" << "h" << 2
-                                         << "v" << "s3cr3t" << "e" << "";
-        QTest::newRow("quoted option value") << "postgres://h/d?application_name=it%27s%20me" << "h" << 5432 << ""
-                                             << "" << "d" << "application_name='it\\'s me'";
+        QTest::newRow("ipv6") << "postgres://u@[::1]:5433/d"
+                              << "::1" << 5433 << "u"
+                              << ""
+                              << "d"
+                              << "";
+        QTest::newRow("socket via query") << "postgres://u@/d?host=/run/postgresql"
+                                          << "/run/postgresql" << 5432 << "u"
+                                          << ""
+                                          << "d"
+                                          << "";
+        QTest::newRow("socket via encoded host") << "postgres://%2Frun%2Fpostgresql/d"
+                                                 << "/run/postgresql" << 5432 << ""
+                                                 << ""
+                                                 << "d"
+                                                 << "";
+        QTest::newRow("options") << "postgres://u@h/d?sslmode=require&connect_timeout=5"
+                                 << "h" << 5432 << "u"
+                                 << ""
+                                 << "d"
+                                 << "sslmode='require';connect_timeout='5'";
+        QTest::newRow("query overrides") << "postgres://u@h:1/d?port=2&user=v&password=s3cr3t&dbname=e"
+                                         << "h" << 2 << "v"
+                                         << "s3cr3t"
+                                         << "e"
+                                         << "";
+        QTest::newRow("quoted option value") << "postgres://h/d?application_name=it%27s%20me"
+                                             << "h" << 5432 << ""
+                                             << ""
+                                             << "d"
+                                             << "application_name='it\\'s me'";
     }
 
     void parses()
@@ -96,7 +127,8 @@ private Q_SLOTS:
 
     void appliesToQpsql()
     {
-        Result<PostgresUrl> url = PostgresUrl::parse(QStringLiteral("postgres://u:pw@h:7/d?sslmode=disable&options=-c%20a%3Db"));
+        Result<PostgresUrl> url =
+            PostgresUrl::parse(QStringLiteral("postgres://u:pw@h:7/d?sslmode=disable&options=-c%20a%3Db"));
         QVERIFY(url.ok());
         {
             QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), QStringLiteral("apply"));

@@ -151,12 +151,11 @@ private Q_SLOTS:
         QVERIFY2(applied.ok(), applied.ok() ? "" : qPrintable(applied.error().message));
         QCOMPARE(*applied, productVersions());
 
-        const QStringList tables = {"users",          "wallets",   "ledger_entries", "api_keys",
-                                    "upstreams",      "models",    "usage_events",   "usage_events_default",
-                                    "audit_log",      "settings",  "schema_migrations"};
+        const QStringList tables = {"users",     "wallets",  "ledger_entries",   "api_keys",
+                                    "upstreams", "models",   "usage_events",     "usage_events_default",
+                                    "audit_log", "settings", "schema_migrations"};
         for (const QString &table : tables) {
-            Result<SqlOutcome> exists =
-                sqlOn(*db, QStringLiteral("SELECT to_regclass('%1') IS NOT NULL").arg(table));
+            Result<SqlOutcome> exists = sqlOn(*db, QStringLiteral("SELECT to_regclass('%1') IS NOT NULL").arg(table));
             QVERIFY(exists.ok() && exists->ok);
             QVERIFY2(exists->value.toBool(), qPrintable(table));
         }
@@ -167,7 +166,8 @@ private Q_SLOTS:
         QCOMPARE(recorded->first().name, QStringLiteral("0001_init.sql"));
         QCOMPARE(recorded->first().checksum, Migrator(migrationsDir()).scan()->first().checksum);
 
-        Result<QList<int>> pending = db->runSync([](QSqlDatabase &conn) { return Migrator(migrationsDir()).pending(conn); });
+        Result<QList<int>> pending =
+            db->runSync([](QSqlDatabase &conn) { return Migrator(migrationsDir()).pending(conn); });
         QVERIFY(pending.ok());
         QVERIFY(pending->isEmpty());
     }
@@ -180,7 +180,8 @@ private Q_SLOTS:
         QVERIFY2(again.ok(), again.ok() ? "" : qPrintable(again.error().message));
         QVERIFY(again->isEmpty());
         // The session is left as it was found: no transaction, no lock, timeout restored.
-        Result<SqlOutcome> locks = sqlOn(*db, QStringLiteral("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"));
+        Result<SqlOutcome> locks =
+            sqlOn(*db, QStringLiteral("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"));
         QVERIFY(locks.ok() && locks->ok);
         QCOMPARE(locks->value.toInt(), 0);
         Result<SqlOutcome> timeout = sqlOn(*db, QStringLiteral("SHOW statement_timeout"));
@@ -243,7 +244,8 @@ private Q_SLOTS:
         QVERIFY(!again.ok());
         QCOMPARE(again.error().code, QStringLiteral("migration_checksum_mismatch"));
         QVERIFY(again.error().message.contains(QStringLiteral("0900_extra.sql")));
-        Result<QList<int>> pending = db->runSync([&](QSqlDatabase &conn) { return Migrator(dir.path()).pending(conn); });
+        Result<QList<int>> pending =
+            db->runSync([&](QSqlDatabase &conn) { return Migrator(dir.path()).pending(conn); });
         QVERIFY(!pending.ok());
         QCOMPARE(pending.error().code, QStringLiteral("migration_checksum_mismatch"));
     }
@@ -251,18 +253,21 @@ private Q_SLOTS:
     void failingMigrationRollsBackAndNamesTheLine()
     {
         QTemporaryDir dir;
-        QVERIFY(makeMigrationsDir(dir, {{QStringLiteral("0900_bad.sql"),
-                                          "CREATE TABLE test_partial (id integer);\n-- the next line is wrong\nSELEC 1;\n"}}));
+        QVERIFY(makeMigrationsDir(
+            dir, {{QStringLiteral("0900_bad.sql"),
+                   "CREATE TABLE test_partial (id integer);\n-- the next line is wrong\nSELEC 1;\n"}}));
         auto db = freshPool();
         Result<QList<int>> applied = migrate(*db, dir.path());
         QVERIFY(!applied.ok());
         QCOMPARE(applied.error().code, QStringLiteral("migration_failed"));
-        QVERIFY2(applied.error().message.contains(QStringLiteral("0900_bad.sql:3")), qPrintable(applied.error().message));
+        QVERIFY2(applied.error().message.contains(QStringLiteral("0900_bad.sql:3")),
+                 qPrintable(applied.error().message));
 
         // The product's migrations went in, the bad file left nothing behind and no record.
         Result<SqlOutcome> partial = sqlOn(*db, QStringLiteral("SELECT to_regclass('test_partial') IS NULL"));
         QVERIFY(partial.ok() && partial->ok && partial->value.toBool());
-        Result<QList<AppliedMigration>> recorded = db->runSync([](QSqlDatabase &conn) { return Migrator::applied(conn); });
+        Result<QList<AppliedMigration>> recorded =
+            db->runSync([](QSqlDatabase &conn) { return Migrator::applied(conn); });
         QVERIFY(recorded.ok());
         QCOMPARE(recorded->size(), productVersions().size());
 
@@ -276,7 +281,8 @@ private Q_SLOTS:
     void fileThatCommitsItselfIsRefused()
     {
         QTemporaryDir dir;
-        QVERIFY(makeMigrationsDir(dir, {{QStringLiteral("0900_commits.sql"), "CREATE TABLE test_c (id int);\nCOMMIT;\n"}}));
+        QVERIFY(
+            makeMigrationsDir(dir, {{QStringLiteral("0900_commits.sql"), "CREATE TABLE test_c (id int);\nCOMMIT;\n"}}));
         auto db = freshPool();
         Result<QList<int>> applied = migrate(*db, dir.path());
         QVERIFY(!applied.ok());
@@ -317,8 +323,9 @@ private Q_SLOTS:
                                           "credit_limit_after, debt_after, unique_request_id) SELECT id, 'deposit', "
                                           "10, 10, 0, 0, 'r1' FROM users"))
                     ->ok);
-        for (const QString &sql : {QStringLiteral("UPDATE ledger_entries SET amount = 11"),
-                                   QStringLiteral("DELETE FROM ledger_entries"), QStringLiteral("TRUNCATE ledger_entries")}) {
+        for (const QString &sql :
+             {QStringLiteral("UPDATE ledger_entries SET amount = 11"), QStringLiteral("DELETE FROM ledger_entries"),
+              QStringLiteral("TRUNCATE ledger_entries")}) {
             Result<SqlOutcome> change = sqlOn(*db, sql);
             QVERIFY(change.ok());
             QVERIFY2(!change->ok, qPrintable(sql));
@@ -354,10 +361,11 @@ private Q_SLOTS:
         Result<SqlOutcome> malformed = sqlOn(*db, insert.arg(QStringLiteral("not-a-hash")));
         QVERIFY(!malformed->ok);
         QCOMPARE(malformed->sqlState, QStringLiteral("23514"));
-        Result<SqlOutcome> emptyModels = sqlOn(
-            *db, QStringLiteral("INSERT INTO api_keys (user_id, prefix, key_hash, allowed_models) SELECT id, 'p', '%1', "
-                                "'{}' FROM users")
-                     .arg(QString(64, QLatin1Char('b'))));
+        Result<SqlOutcome> emptyModels =
+            sqlOn(*db, QStringLiteral(
+                           "INSERT INTO api_keys (user_id, prefix, key_hash, allowed_models) SELECT id, 'p', '%1', "
+                           "'{}' FROM users")
+                           .arg(QString(64, QLatin1Char('b'))));
         QVERIFY(!emptyModels->ok);
         QCOMPARE(emptyModels->sqlState, QStringLiteral("23514"));
     }
@@ -365,11 +373,14 @@ private Q_SLOTS:
     void modelCapabilitiesAndPricesAreChecked()
     {
         auto db = migratedDatabase(*m_services);
-        QVERIFY(sqlOn(*db, QStringLiteral("INSERT INTO upstreams (name, api_base) VALUES ('u', 'https://x.test/v1')"))->ok);
+        QVERIFY(
+            sqlOn(*db, QStringLiteral("INSERT INTO upstreams (name, api_base) VALUES ('u', 'https://x.test/v1')"))->ok);
         const QString insert = QStringLiteral("INSERT INTO models (name, upstream_id, upstream_model, capabilities, "
                                               "output_price_per_1m) SELECT 'm%1', id, 'gpt', %2, %3 FROM upstreams");
-        QVERIFY(sqlOn(*db, insert.arg(1).arg(QStringLiteral("'{chat,embeddings,responses}'"), QStringLiteral("15.5")))->ok);
-        Result<SqlOutcome> unknown = sqlOn(*db, insert.arg(2).arg(QStringLiteral("'{chat,telepathy}'"), QStringLiteral("1")));
+        QVERIFY(
+            sqlOn(*db, insert.arg(1).arg(QStringLiteral("'{chat,embeddings,responses}'"), QStringLiteral("15.5")))->ok);
+        Result<SqlOutcome> unknown =
+            sqlOn(*db, insert.arg(2).arg(QStringLiteral("'{chat,telepathy}'"), QStringLiteral("1")));
         QVERIFY(!unknown->ok);
         QCOMPARE(unknown->sqlState, QStringLiteral("23514"));
         Result<SqlOutcome> negative = sqlOn(*db, insert.arg(3).arg(QStringLiteral("'{chat}'"), QStringLiteral("-1")));
@@ -388,38 +399,46 @@ private Q_SLOTS:
         auto db = migratedDatabase(*m_services);
         // The current month's partition exists from the first migration on.
         Result<SqlOutcome> current = sqlOn(
-            *db, QStringLiteral("SELECT count(*) FROM pg_inherits WHERE inhparent = 'usage_events'::regclass AND "
-                                "inhrelid::regclass::text = 'usage_events_p' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMM')"));
+            *db, QStringLiteral(
+                     "SELECT count(*) FROM pg_inherits WHERE inhparent = 'usage_events'::regclass AND "
+                     "inhrelid::regclass::text = 'usage_events_p' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMM')"));
         QVERIFY(current.ok() && current->ok);
         QCOMPARE(current->value.toInt(), 1);
 
-        const QString insert = QStringLiteral("INSERT INTO usage_events (created_at, request_id, model, endpoint, status) "
-                                              "VALUES (%1, '%2', 'gpt', 'chat/completions', 200) ON CONFLICT DO NOTHING "
-                                              "RETURNING tableoid::regclass::text");
+        const QString insert =
+            QStringLiteral("INSERT INTO usage_events (created_at, request_id, model, endpoint, status) "
+                           "VALUES (%1, '%2', 'gpt', 'chat/completions', 200) ON CONFLICT DO NOTHING "
+                           "RETURNING tableoid::regclass::text");
         // Far beyond the months created ahead: the default partition takes it.
-        Result<SqlOutcome> future = sqlOn(*db, insert.arg(QStringLiteral("'2099-12-31T23:59:59Z'"), QStringLiteral("req-future")));
+        Result<SqlOutcome> future =
+            sqlOn(*db, insert.arg(QStringLiteral("'2099-12-31T23:59:59Z'"), QStringLiteral("req-future")));
         QVERIFY(future.ok() && future->ok);
         QCOMPARE(future->value.toString(), QStringLiteral("usage_events_default"));
         Result<SqlOutcome> thisMonth = sqlOn(*db, insert.arg(QStringLiteral("now()"), QStringLiteral("req-now")));
         QVERIFY(thisMonth->value.toString().startsWith(QStringLiteral("usage_events_p")));
 
-        Result<SqlOutcome> old = sqlOn(*db, insert.arg(QStringLiteral("'2020-03-05T10:00:00Z'"), QStringLiteral("req-old")));
+        Result<SqlOutcome> old =
+            sqlOn(*db, insert.arg(QStringLiteral("'2020-03-05T10:00:00Z'"), QStringLiteral("req-old")));
         QCOMPARE(old->value.toString(), QStringLiteral("usage_events_default"));
 
         // Maintenance creates the month and moves the row out of the default partition.
-        Result<SqlOutcome> maintain = sqlOn(*db, QStringLiteral("SELECT string_agg(action || ':' || partition_name, ',') "
-                                                                "FROM usage_events_maintain('2020-03-10T00:00:00Z')"));
+        Result<SqlOutcome> maintain =
+            sqlOn(*db, QStringLiteral("SELECT string_agg(action || ':' || partition_name, ',') "
+                                      "FROM usage_events_maintain('2020-03-10T00:00:00Z')"));
         QVERIFY(maintain.ok() && maintain->ok);
         QVERIFY2(maintain->value.toString().contains(QStringLiteral("created:usage_events_p202003")),
                  qPrintable(maintain->value.toString()));
-        Result<SqlOutcome> moved = sqlOn(*db, QStringLiteral("SELECT tableoid::regclass::text FROM usage_events WHERE request_id = 'req-old'"));
+        Result<SqlOutcome> moved = sqlOn(
+            *db, QStringLiteral("SELECT tableoid::regclass::text FROM usage_events WHERE request_id = 'req-old'"));
         QCOMPARE(moved->value.toString(), QStringLiteral("usage_events_p202003"));
 
         // Redelivery of the same event (same request id, same event time) is a no-op.
-        Result<SqlOutcome> again = sqlOn(*db, insert.arg(QStringLiteral("'2020-03-05T10:00:00Z'"), QStringLiteral("req-old")));
+        Result<SqlOutcome> again =
+            sqlOn(*db, insert.arg(QStringLiteral("'2020-03-05T10:00:00Z'"), QStringLiteral("req-old")));
         QVERIFY(again.ok() && again->ok);
         QVERIFY(again->value.isNull()); // nothing returned: the conflict was skipped
-        Result<SqlOutcome> count = sqlOn(*db, QStringLiteral("SELECT count(*) FROM usage_events WHERE request_id = 'req-old'"));
+        Result<SqlOutcome> count =
+            sqlOn(*db, QStringLiteral("SELECT count(*) FROM usage_events WHERE request_id = 'req-old'"));
         QCOMPARE(count->value.toInt(), 1);
 
         // Retention drops whole months (and old default rows), never recent ones.

@@ -23,16 +23,38 @@ private Q_SLOTS:
         QTest::addColumn<QString>("password");
         QTest::addColumn<int>("db");
 
-        QTest::newRow("plain") << "redis://127.0.0.1:6379/0" << "127.0.0.1" << 6379 << "" << "" << "" << 0;
-        QTest::newRow("defaults") << "redis://cache" << "cache" << 6379 << "" << "" << "" << 0;
-        QTest::newRow("password only") << "redis://:s%40cret@h:7000/2" << "h" << 7000 << "" << "" << "s@cret" << 2;
-        QTest::newRow("acl user") << "redis://default:pw@h/1" << "h" << 6379 << "" << "default" << "pw" << 1;
-        QTest::newRow("lone userinfo is the password") << "redis://pw@h" << "h" << 6379 << "" << "" << "pw" << 0;
-        QTest::newRow("ipv6") << "redis://[::1]:6380/3" << "::1" << 6380 << "" << "" << "" << 3;
-        QTest::newRow("unix") << "unix:///run/redis/redis.sock?db=4" << "127.0.0.1" << 6379 << "/run/redis/redis.sock"
-                              << "" << "" << 4;
-        QTest::newRow("unix with auth") << "unix://u:s3cr3t@/tmp/r.sock" << "127.0.0.1" << 6379 << "/tmp/r.sock"
-                                        << "u" << "s3cr3t" << 0;
+        QTest::newRow("plain") << "redis://127.0.0.1:6379/0"
+                               << "127.0.0.1" << 6379 << ""
+                               << ""
+                               << "" << 0;
+        QTest::newRow("defaults") << "redis://cache"
+                                  << "cache" << 6379 << ""
+                                  << ""
+                                  << "" << 0;
+        QTest::newRow("password only") << "redis://:s%40cret@h:7000/2"
+                                       << "h" << 7000 << ""
+                                       << ""
+                                       << "s@cret" << 2;
+        QTest::newRow("acl user") << "redis://default:pw@h/1"
+                                  << "h" << 6379 << ""
+                                  << "default"
+                                  << "pw" << 1;
+        QTest::newRow("lone userinfo is the password") << "redis://pw@h"
+                                                       << "h" << 6379 << ""
+                                                       << ""
+                                                       << "pw" << 0;
+        QTest::newRow("ipv6") << "redis://[::1]:6380/3"
+                              << "::1" << 6380 << ""
+                              << ""
+                              << "" << 3;
+        QTest::newRow("unix") << "unix:///run/redis/redis.sock?db=4"
+                              << "127.0.0.1" << 6379 << "/run/redis/redis.sock"
+                              << ""
+                              << "" << 4;
+        QTest::newRow("unix with auth") << "unix://u:s3cr3t@/tmp/r.sock"
+                                        << "127.0.0.1" << 6379 << "/tmp/r.sock"
+                                        << "u"
+                                        << "s3cr3t" << 0;
     }
 
     void parses()
@@ -81,9 +103,9 @@ private Q_SLOTS:
 
     void replies()
     {
-        const RedisReply array = RedisReply::fromArray(
-            {RedisReply::fromInteger(1), RedisReply::nil(), RedisReply::fromString("x"),
-             RedisReply::fromString("ERR no", RedisReply::Type::Error)});
+        const RedisReply array =
+            RedisReply::fromArray({RedisReply::fromInteger(1), RedisReply::nil(), RedisReply::fromString("x"),
+                                   RedisReply::fromString("ERR no", RedisReply::Type::Error)});
         QVERIFY(array.isArray());
         QCOMPARE(array.describe(), QStringLiteral("[(integer) 1, (nil), \"x\", (error) ERR no]"));
         QVERIFY(array == RedisReply(array));

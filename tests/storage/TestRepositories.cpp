@@ -34,7 +34,8 @@ private:
         return m_db->runSync([key](QSqlDatabase &db) { return ApiKeyRepository::insert(db, key); });
     }
 
-    Result<std::optional<ApiKeyLookup>> lookup(const QByteArray &hash, const QDateTime &now = QDateTime::currentDateTimeUtc())
+    Result<std::optional<ApiKeyLookup>> lookup(const QByteArray &hash,
+                                               const QDateTime &now = QDateTime::currentDateTimeUtc())
     {
         return m_db->runSync([hash, now](QSqlDatabase &db) { return ApiKeyRepository::findByHash(db, hash, now); },
                              JobRetry::Idempotent);
@@ -78,10 +79,10 @@ private Q_SLOTS:
         QVERIFY(user->createdAt >= before);
         QCOMPARE(user->createdAt.timeSpec(), Qt::UTC);
 
-        Result<SqlOutcome> wallet = sqlOn(
-            *m_db, QStringLiteral("SELECT cash::text || '/' || credit_limit::text || '/' || debt::text || '/' || "
-                                  "currency FROM wallets WHERE user_id = %1")
-                       .arg(user->id));
+        Result<SqlOutcome> wallet =
+            sqlOn(*m_db, QStringLiteral("SELECT cash::text || '/' || credit_limit::text || '/' || debt::text || '/' || "
+                                        "currency FROM wallets WHERE user_id = %1")
+                             .arg(user->id));
         QVERIFY(wallet.ok() && wallet->ok);
         QCOMPARE(wallet->value.toString(), QStringLiteral("0.000000000/0.000000000/0.000000000/USD"));
 
@@ -182,7 +183,8 @@ private Q_SLOTS:
         // A key without optional settings round-trips its NULLs.
         Result<ApiKeyRecord> plain = insertKey(newKey(user->id));
         QVERIFY(plain.ok());
-        QVERIFY(!plain->allowedModels && !plain->rpmLimit && !plain->tpmLimit && !plain->spendLimit && !plain->expiresAt);
+        QVERIFY(!plain->allowedModels && !plain->rpmLimit && !plain->tpmLimit && !plain->spendLimit &&
+                !plain->expiresAt);
 
         Result<std::optional<ApiKeyLookup>> unknown = lookup(ApiKeys::hash(ApiKeys::generate()));
         QVERIFY(unknown.ok());

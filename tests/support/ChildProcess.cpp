@@ -54,10 +54,11 @@ Error failure(const QString &message)
     dup2(out, 2);
     // No other descriptor may leak into a server (test sockets, ctest's output pipe).
     if (syscall(SYS_close_range, 3U, ~0U, 0U) != 0) {
-        struct rlimit limit{};
-        const long max = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
-                             ? long(limit.rlim_cur)
-                             : 65536L;
+        struct rlimit limit
+        {
+        };
+        const long max =
+            getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY ? long(limit.rlim_cur) : 65536L;
         for (long fd = 3; fd < max; ++fd)
             close(int(fd));
     }
@@ -190,7 +191,9 @@ bool ChildProcess::runningAsRoot()
 
 std::optional<std::pair<uint, uint>> ChildProcess::postgresAccount()
 {
-    struct passwd pw{};
+    struct passwd pw
+    {
+    };
     struct passwd *result = nullptr;
     char buffer[4096];
     if (getpwnam_r("postgres", &pw, buffer, sizeof buffer, &result) != 0 || !result)

@@ -23,10 +23,10 @@ class ChildProcess
 public:
     struct Options
     {
-        QString program;          // absolute path
+        QString program; // absolute path
         QStringList arguments;
-        QString workingDirectory; // must be reachable by the account the child runs as
-        QString logFile;          // stdout and stderr, appended; stdin is /dev/null
+        QString workingDirectory;    // must be reachable by the account the child runs as
+        QString logFile;             // stdout and stderr, appended; stdin is /dev/null
         bool asPostgresUser = false; // only takes effect when we run as root
         bool detached = false;       // new session and no parent-death signal: survives us
     };

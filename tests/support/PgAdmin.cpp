@@ -20,8 +20,7 @@ Error failure(const QString &message)
 }
 
 // Opens, runs `body`, closes and removes the connection, all on the calling thread.
-template<class Body>
-Status withConnection(const PgAdminParams &params, int connectTimeoutSecs, Body body)
+template <class Body> Status withConnection(const PgAdminParams &params, int connectTimeoutSecs, Body body)
 {
     const QString name = QStringLiteral("llmpool-test-admin-%1").arg(s_connectionCounter.fetchAndAddRelaxed(1));
     Status status = Ok{};
@@ -75,7 +74,8 @@ Status PgAdmin::exec(const PgAdminParams &params, const QString &sql)
     return withConnection(params, 5, [&](QSqlDatabase &db) -> Status {
         QSqlQuery query(db);
         if (!query.exec(sql))
-            return failure(QStringLiteral("%1: %2").arg(sql.left(80), query.lastError().databaseText().section(QLatin1Char('\n'), 0, 0)));
+            return failure(QStringLiteral("%1: %2").arg(
+                sql.left(80), query.lastError().databaseText().section(QLatin1Char('\n'), 0, 0)));
         return Ok{};
     });
 }

@@ -12,8 +12,8 @@
 // Thread: create and use it on the test's main thread; keep it as a member of the test object
 // (destroyed before QCoreApplication), not as a static.
 
-#include "Result.h"
 #include "PgAdmin.h"
+#include "Result.h"
 
 #include <QByteArray>
 #include <QString>

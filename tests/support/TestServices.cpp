@@ -107,7 +107,8 @@ QString postgresBinDir()
     QStringList versions = root.entryList(QDir::Dirs | QDir::NoDotAndDotDot);
     QCollator collator;
     collator.setNumericMode(true);
-    std::sort(versions.begin(), versions.end(), [&](const QString &a, const QString &b) { return collator.compare(a, b) > 0; });
+    std::sort(versions.begin(), versions.end(),
+              [&](const QString &a, const QString &b) { return collator.compare(a, b) > 0; });
     for (const QString &v : versions) {
         const QString dir = root.filePath(v + QStringLiteral("/bin"));
         if (QFile::exists(dir + QStringLiteral("/initdb")) && QFile::exists(dir + QStringLiteral("/postgres")))
@@ -423,16 +424,26 @@ Status TestServices::startRedisOnce(bool *portClash)
         return failure(QStringLiteral("redis-server not found; install redis-server"));
     ChildProcess::Options o;
     o.program = program;
-    o.arguments = {QStringLiteral("--port"),          QString::number(m_redisPort),
-                   QStringLiteral("--bind"),          QStringLiteral("127.0.0.1"),
-                   QStringLiteral("--save"),          QString(),
-                   QStringLiteral("--appendonly"),    m_options.redisAppendOnly ? QStringLiteral("yes") : QStringLiteral("no"),
-                   QStringLiteral("--appendfsync"),   QStringLiteral("no"),
-                   QStringLiteral("--dir"),           m_dir + QStringLiteral("/redis"),
-                   QStringLiteral("--unixsocket"),    m_dir + QStringLiteral("/redis.sock"),
-                   QStringLiteral("--unixsocketperm"), QStringLiteral("700"),
-                   QStringLiteral("--daemonize"),     QStringLiteral("no"),
-                   QStringLiteral("--logfile"),       QString()};
+    o.arguments = {QStringLiteral("--port"),
+                   QString::number(m_redisPort),
+                   QStringLiteral("--bind"),
+                   QStringLiteral("127.0.0.1"),
+                   QStringLiteral("--save"),
+                   QString(),
+                   QStringLiteral("--appendonly"),
+                   m_options.redisAppendOnly ? QStringLiteral("yes") : QStringLiteral("no"),
+                   QStringLiteral("--appendfsync"),
+                   QStringLiteral("no"),
+                   QStringLiteral("--dir"),
+                   m_dir + QStringLiteral("/redis"),
+                   QStringLiteral("--unixsocket"),
+                   m_dir + QStringLiteral("/redis.sock"),
+                   QStringLiteral("--unixsocketperm"),
+                   QStringLiteral("700"),
+                   QStringLiteral("--daemonize"),
+                   QStringLiteral("no"),
+                   QStringLiteral("--logfile"),
+                   QString()};
     if (!m_redisPassword.isEmpty())
         o.arguments << QStringLiteral("--requirepass") << m_redisPassword;
     o.workingDirectory = m_dir;
@@ -461,7 +472,8 @@ Status TestServices::startRedisOnce(bool *portClash)
     }
     ChildProcess::terminate(m_redisPid, SIGKILL, 5'000, true);
     m_redisPid = 0;
-    return failure(QStringLiteral("Redis did not answer within %1 ms:\n%2").arg(m_options.startTimeoutMs).arg(tail(o.logFile)));
+    return failure(
+        QStringLiteral("Redis did not answer within %1 ms:\n%2").arg(m_options.startTimeoutMs).arg(tail(o.logFile)));
 }
 
 Status TestServices::stopRedis()
@@ -511,14 +523,16 @@ QString TestServices::redisUrl(int db) const
 {
     // "default" (the Redis 6+ ACL user) rather than an empty name: redis-cli -u sends `AUTH "" pw`
     // for redis://:pw@…, which Redis 7 rejects.
-    const QString auth = m_redisPassword.isEmpty() ? QString() : QStringLiteral("default:") + enc(m_redisPassword) + QLatin1Char('@');
+    const QString auth =
+        m_redisPassword.isEmpty() ? QString() : QStringLiteral("default:") + enc(m_redisPassword) + QLatin1Char('@');
     return QStringLiteral("redis://") + auth + QStringLiteral("127.0.0.1:") + QString::number(m_redisPort) +
            QLatin1Char('/') + QString::number(db);
 }
 
 QString TestServices::redisSocketUrl(int db) const
 {
-    const QString auth = m_redisPassword.isEmpty() ? QString() : QStringLiteral("default:") + enc(m_redisPassword) + QLatin1Char('@');
+    const QString auth =
+        m_redisPassword.isEmpty() ? QString() : QStringLiteral("default:") + enc(m_redisPassword) + QLatin1Char('@');
     return QStringLiteral("unix://") + auth + m_dir + QStringLiteral("/redis.sock?db=") + QString::number(db);
 }
 

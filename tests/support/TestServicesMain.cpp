@@ -51,8 +51,7 @@ int main(int argc, char **argv)
         services.stop();
         return 1;
     }
-    printf("PostgreSQL on 127.0.0.1:%d (pid %lld), Redis on 127.0.0.1:%d (pid %lld); see %s\n",
-           services.postgresPort(), services.postgresPid(), services.redisPort(), services.redisPid(),
-           qPrintable(envFile));
+    printf("PostgreSQL on 127.0.0.1:%d (pid %lld), Redis on 127.0.0.1:%d (pid %lld); see %s\n", services.postgresPort(),
+           services.postgresPid(), services.redisPort(), services.redisPid(), qPrintable(envFile));
     return 0;
 }
