@@ -4,6 +4,10 @@
 #include "http/HttpServer.h"
 #include "http/Router.h"
 #include "ops/OpsRoutes.h"
+#include "proxy/CatalogStore.h"
+#include "proxy/KeyCache.h"
+#include "proxy/ProxyService.h"
+#include "usage/LogUsageSink.h"
 #include "storage/Database.h"
 #include "storage/RedisPool.h"
 
@@ -32,6 +36,16 @@ Status Gateway::start()
     redisOptions.url = m_config.redis.url;
     m_redis = std::make_unique<RedisPool>(redisOptions);
 
+    // Until changes are announced over Redis, cached keys and the catalog are trusted for one
+    // second at most, which is the propagation promise of SPEC §9.
+    m_keys = std::make_unique<KeyCache>();
+    m_catalog = std::make_unique<CatalogStore>(m_database.get(), SecretBox(m_config.security.encryptionKey));
+    m_catalog->reload();
+    m_catalog->setReloadInterval(1'000);
+    m_usage = std::make_unique<LogUsageSink>();
+    m_proxy = std::make_unique<ProxyService>(m_config, m_database.get(), m_keys.get(), m_catalog.get(), m_usage.get());
+    m_proxy->startHealthProbes();
+
     HttpServerConfig http;
     const ServerConfig &server = m_config.server;
     http.address = server.bind.host == QLatin1String("localhost") ? QHostAddress(QHostAddress::LocalHost)
@@ -58,6 +72,7 @@ std::shared_ptr<Router> Gateway::buildRouter()
 {
     auto router = std::make_shared<Router>();
     addOpsRoutes(*router, m_database.get(), m_redis.get());
+    m_proxy->addRoutes(*router);
     return router;
 }
 
@@ -70,6 +85,10 @@ void Gateway::stop(int drainMs)
         m_http->stop(); // joins the event-loop threads, which destroys their Redis clients
         m_http.reset();
     }
+    m_proxy.reset();
+    m_usage.reset();
+    m_catalog.reset();
+    m_keys.reset();
     m_redis.reset();
     if (m_database) {
         m_database->stop();

@@ -13,10 +13,14 @@
 
 namespace llmpool::gateway {
 
+class CatalogStore;
 class Database;
 class HttpServer;
+class KeyCache;
+class ProxyService;
 class RedisPool;
 class Router;
+class UsageSink;
 
 class Gateway : public QObject
 {
@@ -34,6 +38,8 @@ public:
 
     quint16 port() const;
     const Config &config() const { return m_config; }
+    CatalogStore *catalog() const { return m_catalog.get(); }
+    KeyCache *keyCache() const { return m_keys.get(); }
 
 private:
     std::shared_ptr<Router> buildRouter();
@@ -41,6 +47,10 @@ private:
     Config m_config;
     std::unique_ptr<Database> m_database;
     std::unique_ptr<RedisPool> m_redis;
+    std::unique_ptr<KeyCache> m_keys;
+    std::unique_ptr<CatalogStore> m_catalog;
+    std::unique_ptr<UsageSink> m_usage;
+    std::unique_ptr<ProxyService> m_proxy;
     std::unique_ptr<HttpServer> m_http;
 };
 

@@ -8,7 +8,7 @@ PACKAGES=(
     build-essential cmake ninja-build pkg-config clang-format git ca-certificates
     # libraries
     qt6-base-dev qt6-base-dev-tools libqt6sql6-psql
-    libhttp-parser-dev libhiredis-dev libcurl4-openssl-dev libssl-dev libtomlplusplus-dev
+    libhttp-parser-dev libhiredis-dev libpq-dev libcurl4-openssl-dev libssl-dev libtomlplusplus-dev
     # stores the gateway runs on (started privately by scripts, never as system services)
     postgresql redis-server
     # tests and benchmarks

@@ -14,6 +14,7 @@
 
 #include <limits>
 #include <optional>
+#include <utility>
 
 namespace llmpool {
 
@@ -166,11 +167,13 @@ QString BindAddress::toString() const
 // -------------------------------------------------------------------------------------------------
 // DatabaseUrl
 
-Result<DatabaseUrl> DatabaseUrl::parse(const QString &text)
+Result<DatabaseUrl> DatabaseUrl::parse(const QString &untrimmed)
 {
     static const QString expected =
         QStringLiteral("expected postgres://USER:PASSWORD@HOST:PORT/DBNAME (percent-encode special characters)");
-    if (text.trimmed().isEmpty())
+    // Blanks around a URL (a pasted value, a quoted env var) cannot be meant; QUrl would reject them.
+    const QString text = untrimmed.trimmed();
+    if (text.isEmpty())
         return plainError(QStringLiteral("must not be empty; ") + expected);
     // libpq also takes a Unix socket directory as a percent-encoded host
     // (postgres://%2Frun%2Fpostgresql/db), which QUrl rejects as a host name: parse the URL with a
@@ -187,6 +190,9 @@ Result<DatabaseUrl> DatabaseUrl::parse(const QString &text)
         }
         const qsizetype at = text.lastIndexOf(u'@', authEnd - 1);
         const qsizetype hostStart = at >= authStart ? at + 1 : authStart;
+        // libpq's "h1,h2:p1,p2" multi-host form: QUrl would only say "not a valid URL".
+        if (const qsizetype comma = text.indexOf(u',', hostStart); comma >= 0 && comma < authEnd)
+            return plainError(QStringLiteral("several hosts are not supported; ") + expected);
         if (text.mid(hostStart, 3).compare(QLatin1StringView("%2F"), Qt::CaseInsensitive) == 0) {
             const qsizetype colon = text.indexOf(u':', hostStart);
             const qsizetype hostEnd = colon >= 0 && colon < authEnd ? colon : authEnd;
@@ -218,6 +224,12 @@ Result<DatabaseUrl> DatabaseUrl::parse(const QString &text)
     if (out.database.startsWith(u'/'))
         out.database.remove(0, 1);
 
+    // libpq refuses "?sslmode" without '=' ("missing key/value separator"); QUrlQuery would turn it
+    // into an empty value, which libpq then reads as "use the default" - not what was written.
+    for (const QStringView item : QStringView(url.query(QUrl::FullyEncoded)).split(u'&')) {
+        if (!item.isEmpty() && !item.contains(u'='))
+            return plainError(QStringLiteral("connection parameters must be KEY=VALUE"));
+    }
     const QUrlQuery query(url);
     QSet<QString> seen;
     for (const auto &[rawKey, rawValue] : query.queryItems(QUrl::FullyDecoded)) {
@@ -250,6 +262,8 @@ Result<DatabaseUrl> DatabaseUrl::parse(const QString &text)
     }
     if (out.host.isEmpty())
         return plainError(QStringLiteral("missing host; ") + expected);
+    if (out.host.contains(u','))
+        return plainError(QStringLiteral("several hosts are not supported; ") + expected);
     if (out.database.isEmpty())
         return plainError(QStringLiteral("missing database name; ") + expected);
     if (out.database.contains(u'/'))
@@ -297,11 +311,12 @@ QString DatabaseUrl::redacted() const
 // -------------------------------------------------------------------------------------------------
 // RedisUrl
 
-Result<RedisUrl> RedisUrl::parse(const QString &text)
+Result<RedisUrl> RedisUrl::parse(const QString &untrimmed)
 {
-    static const QString expected =
-        QStringLiteral("expected redis://[:PASSWORD@]HOST:PORT[/DB] or unix:///path/to/redis.sock[?db=N]");
-    if (text.trimmed().isEmpty())
+    static const QString expected = QStringLiteral(
+        "expected redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or unix://[[USER]:PASSWORD@]/path/to/redis.sock[?db=N]");
+    const QString text = untrimmed.trimmed();
+    if (text.isEmpty())
         return plainError(QStringLiteral("must not be empty; ") + expected);
     const QUrl url(text, QUrl::StrictMode);
     const QString scheme = url.scheme();
@@ -320,6 +335,10 @@ Result<RedisUrl> RedisUrl::parse(const QString &text)
     RedisUrl out;
     out.username = url.userName(QUrl::FullyDecoded);
     out.password = url.password(QUrl::FullyDecoded);
+    // redis://SECRET@host: a userinfo without ':' is the password, as redis-cli reads it. Taken as
+    // an ACL user name it would skip AUTH and show the secret in redacted().
+    if (out.password.isEmpty() && !url.userInfo(QUrl::FullyEncoded).contains(u':'))
+        out.password = std::exchange(out.username, QString());
     const auto parseDb = [](const QString &s) -> std::optional<int> {
         if (s.isEmpty() || s.size() > 9)
             return std::nullopt;
@@ -330,8 +349,25 @@ Result<RedisUrl> RedisUrl::parse(const QString &text)
         return s.toInt();
     };
 
-    const QUrlQuery query(url);
-    const auto items = query.queryItems(QUrl::FullyDecoded);
+    // Query parameters as redis-py reads them: db=N, and password=… (handy with a unix socket).
+    std::optional<int> queryDb;
+    for (const auto &[key, value] : QUrlQuery(url).queryItems(QUrl::FullyDecoded)) {
+        if (key == QLatin1StringView("db")) {
+            const auto db = parseDb(value);
+            if (!db)
+                return plainError(QStringLiteral("database number must be a non-negative integer"));
+            if (queryDb)
+                return plainError(QStringLiteral("the database number is given twice"));
+            queryDb = *db;
+        } else if (key == QLatin1StringView("password")) {
+            if (!out.password.isEmpty())
+                return plainError(QStringLiteral("the password is given twice"));
+            out.password = value;
+        } else {
+            return plainError(QStringLiteral("unknown parameter \"%1\"; ").arg(key.left(64)) + expected);
+        }
+    }
+
     if (scheme == QLatin1StringView("unix")) {
         out.transport = Transport::Unix;
         out.host.clear();
@@ -341,19 +377,10 @@ Result<RedisUrl> RedisUrl::parse(const QString &text)
         out.socketPath = url.path(QUrl::FullyDecoded);
         if (!out.socketPath.startsWith(u'/') || out.socketPath.size() < 2)
             return plainError(QStringLiteral("missing socket path; ") + expected);
-        for (const auto &[key, value] : items) {
-            if (key != QLatin1StringView("db"))
-                return plainError(QStringLiteral("unknown parameter \"%1\"; ").arg(key.left(64)) + expected);
-            const auto db = parseDb(value);
-            if (!db)
-                return plainError(QStringLiteral("database number must be a non-negative integer"));
-            out.db = *db;
-        }
+        out.db = queryDb.value_or(0);
         return out;
     }
 
-    if (!items.isEmpty())
-        return plainError(QStringLiteral("query parameters are not supported; ") + expected);
     out.host = url.host(QUrl::FullyDecoded);
     if (out.host.isEmpty())
         return plainError(QStringLiteral("missing host; ") + expected);
@@ -367,7 +394,11 @@ Result<RedisUrl> RedisUrl::parse(const QString &text)
         const auto db = parseDb(path);
         if (!db)
             return plainError(QStringLiteral("database must be a non-negative integer, as in redis://HOST:PORT/0"));
+        if (queryDb)
+            return plainError(QStringLiteral("the database number is given twice"));
         out.db = *db;
+    } else {
+        out.db = queryDb.value_or(0);
     }
     return out;
 }

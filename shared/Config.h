@@ -40,9 +40,14 @@ struct BindAddress
 };
 
 // postgres://[USER[:PASSWORD]@][HOST][:PORT]/DBNAME[?PARAM=VALUE&...] (libpq URI form, one host).
-// HOST may be omitted when a `host=/socket/dir` parameter names a Unix socket directory. Query
-// parameters must be libpq keywords; `host`, `port`, `user`, `password`, `dbname` given there
-// override the URI parts (as in libpq), the rest are kept in `options`.
+// The one parser of database URLs: the config validates with it at load, and storage connects
+// with the result (storage/ConnectionUrls.h applies it to a QSqlDatabase).
+// Components are percent-decoded (a '@' or ':' inside a password must be encoded, as libpq wants);
+// HOST may be a bracketed IPv6 literal, a percent-encoded Unix socket directory
+// (postgres://%2Frun%2Fpostgresql/db), or omitted when a `host=/socket/dir` parameter names one.
+// Query parameters must be libpq keywords written KEY=VALUE, each once; `host`, `port`, `user`,
+// `password`, `dbname` given there override the URI parts (as in libpq), the rest are kept in
+// `options`. Several hosts (libpq's "h1,h2") are refused.
 struct DatabaseUrl
 {
     QString host; // host name, IP address, or a Unix socket directory (starts with '/')
@@ -62,7 +67,11 @@ struct DatabaseUrl
 };
 
 // redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or unix://[[USER]:PASSWORD@]/path/to/redis.sock[?db=N].
-// TLS (rediss://) is refused rather than silently ignored: hiredis is built without it here.
+// The one parser of Redis URLs: the config validates with it, storage's clients connect with it.
+// Components are percent-decoded; HOST may be a bracketed IPv6 literal. A userinfo without ':'
+// (redis://SECRET@host) is the password, as redis-cli reads it. Query parameters `db` and
+// `password` are accepted (redis-py's form), each given once. TLS (rediss://) is refused rather
+// than silently ignored: hiredis is built without it here.
 struct RedisUrl
 {
     enum class Transport { Tcp, Unix };

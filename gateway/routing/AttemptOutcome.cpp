@@ -49,12 +49,15 @@ bool probeSucceeded(const AttemptOutcome &outcome)
 
 Error exhaustedError(const AttemptOutcome &last, int attempts)
 {
-    const QString prefix = attempts > 1 ? QStringLiteral("Tried %1 upstreams; the last ").arg(attempts)
-                                        : QStringLiteral("The upstream ");
+    const QString prefix =
+        attempts > 1 ? QStringLiteral("Tried %1 upstreams; the last ").arg(attempts) : QStringLiteral("The upstream ");
     if (last.kind == AttemptOutcome::Kind::TimeoutBeforeFirstByte ||
         last.kind == AttemptOutcome::Kind::TimeoutAfterFirstByte) {
-        return Error{QStringLiteral("upstream_error"), QStringLiteral("upstream_timeout"), 504,
-                     prefix + QStringLiteral("timed out."), {}};
+        return Error{QStringLiteral("upstream_error"),
+                     QStringLiteral("upstream_timeout"),
+                     504,
+                     prefix + QStringLiteral("timed out."),
+                     {}};
     }
     const QString why = last.kind == AttemptOutcome::Kind::Response
                             ? QStringLiteral("answered with HTTP %1.").arg(last.httpStatus)

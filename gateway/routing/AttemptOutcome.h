@@ -19,12 +19,12 @@ namespace llmpool::gateway {
 struct AttemptOutcome
 {
     enum class Kind {
-        Response,              // the upstream answered with an HTTP status (see httpStatus)
-        ConnectFailed,         // DNS, refused, TLS handshake, reset before any response byte
-        TimeoutBeforeFirstByte,// connect or first-byte timeout
-        TimeoutAfterFirstByte, // idle or total timeout once the response had started
-        BrokenResponse,        // the connection died or the bytes were not HTTP after the response started
-        ClientGone,            // our client disconnected; nothing to retry for
+        Response,               // the upstream answered with an HTTP status (see httpStatus)
+        ConnectFailed,          // DNS, refused, TLS handshake, reset before any response byte
+        TimeoutBeforeFirstByte, // connect or first-byte timeout
+        TimeoutAfterFirstByte,  // idle or total timeout once the response had started
+        BrokenResponse,         // the connection died or the bytes were not HTTP after the response started
+        ClientGone,             // our client disconnected; nothing to retry for
     };
 
     Kind kind = Kind::Response;

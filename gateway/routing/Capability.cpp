@@ -107,10 +107,9 @@ std::optional<Endpoint> parseEndpoint(QStringView path)
 {
     if (path.startsWith(u'/'))
         path = path.mid(1);
-    static constexpr Endpoint kAll[] = {Endpoint::ChatCompletions,     Endpoint::Completions,
-                                        Endpoint::Embeddings,          Endpoint::ImagesGenerations,
-                                        Endpoint::AudioSpeech,         Endpoint::AudioTranscriptions,
-                                        Endpoint::Responses,           Endpoint::Models};
+    static constexpr Endpoint kAll[] = {
+        Endpoint::ChatCompletions, Endpoint::Completions,         Endpoint::Embeddings, Endpoint::ImagesGenerations,
+        Endpoint::AudioSpeech,     Endpoint::AudioTranscriptions, Endpoint::Responses,  Endpoint::Models};
     for (Endpoint e : kAll) {
         if (path == endpointPath(e))
             return e;

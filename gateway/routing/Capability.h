@@ -32,9 +32,9 @@ Q_DECLARE_FLAGS(Capabilities, Capability)
 Q_DECLARE_OPERATORS_FOR_FLAGS(Capabilities)
 
 // Every capability in the canonical order of SPEC §9.
-inline constexpr Capability kAllCapabilities[] = {Capability::Chat,   Capability::Completions,    Capability::Embeddings,
-                                                  Capability::Images, Capability::Speech,         Capability::Transcriptions,
-                                                  Capability::Responses};
+inline constexpr Capability kAllCapabilities[] = {
+    Capability::Chat,   Capability::Completions,    Capability::Embeddings, Capability::Images,
+    Capability::Speech, Capability::Transcriptions, Capability::Responses};
 
 // "chat", "completions", … (the SPEC §9 strings).
 QString capabilityName(Capability capability);

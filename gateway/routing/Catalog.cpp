@@ -89,8 +89,8 @@ QDebug operator<<(QDebug debug, const CatalogUpstream &u)
     const QDebugStateSaver saver(debug);
     debug.nospace() << "CatalogUpstream(id=" << u.id << ", name=" << u.name << ", kind=" << upstreamKindName(u.kind)
                     << ", apiBase=" << u.apiBase << ", apiKey=" << (u.apiKey.isEmpty() ? "<none>" : "<set>")
-                    << ", weight=" << u.weight << ", enabled=" << u.enabled << ", proxyUrl="
-                    << (u.proxyUrl.isEmpty() ? QStringLiteral("<none>") : QStringLiteral("<set>"))
+                    << ", weight=" << u.weight << ", enabled=" << u.enabled
+                    << ", proxyUrl=" << (u.proxyUrl.isEmpty() ? QStringLiteral("<none>") : QStringLiteral("<set>"))
                     << ", azureApiVersion=" << u.azureApiVersion << ", tags=" << u.tags << ')';
     return debug;
 }

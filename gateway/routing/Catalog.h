@@ -73,8 +73,7 @@ public:
     // servable. Negative weights count as 0.
     Catalog(std::vector<CatalogUpstream> upstreams, std::vector<CatalogModel> models);
 
-    static std::shared_ptr<const Catalog> make(std::vector<CatalogUpstream> upstreams,
-                                               std::vector<CatalogModel> models)
+    static std::shared_ptr<const Catalog> make(std::vector<CatalogUpstream> upstreams, std::vector<CatalogModel> models)
     {
         return std::make_shared<const Catalog>(std::move(upstreams), std::move(models));
     }

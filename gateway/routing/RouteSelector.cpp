@@ -39,17 +39,19 @@ quint64 RouteSelector::effectiveWeight(const CatalogModel &row, const CatalogUps
 Error RouteSelector::modelNotFound(QStringView publicModel)
 {
     // OpenAI's own wording and code, so SDKs and users recognise it.
-    return Error{QStringLiteral("invalid_request_error"), QStringLiteral("model_not_found"), 404,
+    return Error{QStringLiteral("invalid_request_error"),
+                 QStringLiteral("model_not_found"),
+                 404,
                  QStringLiteral("The model `%1` does not exist or you do not have access to it.").arg(publicModel),
                  {}};
 }
 
 Error RouteSelector::modelNotSupported(QStringView publicModel, Capability needed)
 {
-    return Error::invalidRequest(QStringLiteral("model_not_supported"),
-                                 QStringLiteral("The model `%1` does not support %2.")
-                                     .arg(publicModel, capabilityName(needed)),
-                                 QStringLiteral("model"));
+    return Error::invalidRequest(
+        QStringLiteral("model_not_supported"),
+        QStringLiteral("The model `%1` does not support %2.").arg(publicModel, capabilityName(needed)),
+        QStringLiteral("model"));
 }
 
 Error RouteSelector::noHealthyUpstream(QStringView publicModel)

@@ -59,9 +59,8 @@ public:
     // The weight a row competes with: row weight × upstream weight, capped so sums cannot overflow.
     static quint64 effectiveWeight(const CatalogModel &row, const CatalogUpstream &upstream);
 
-    static Result<FailoverPlan> plan(std::shared_ptr<const Catalog> catalog, QStringView publicModel,
-                                     Capability needed, const HealthTracker &health, const RandomSource &random,
-                                     int maxAttempts);
+    static Result<FailoverPlan> plan(std::shared_ptr<const Catalog> catalog, QStringView publicModel, Capability needed,
+                                     const HealthTracker &health, const RandomSource &random, int maxAttempts);
 
     // The three errors above, for callers that detect the same conditions elsewhere.
     static Error modelNotFound(QStringView publicModel);

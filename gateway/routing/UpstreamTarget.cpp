@@ -38,9 +38,9 @@ Result<QString> UpstreamTarget::resolveApiBase(UpstreamKind kind, QStringView ap
     if (trimmed.isEmpty()) {
         const QString fallback = defaultApiBase(kind);
         if (fallback.isEmpty()) {
-            return baseError(QStringLiteral("api_base_required"),
-                             QStringLiteral("an %1 upstream needs an api_base (its resource URL)")
-                                 .arg(upstreamKindName(kind)));
+            return baseError(
+                QStringLiteral("api_base_required"),
+                QStringLiteral("an %1 upstream needs an api_base (its resource URL)").arg(upstreamKindName(kind)));
         }
         return fallback;
     }
@@ -57,9 +57,9 @@ Result<QString> UpstreamTarget::resolveApiBase(UpstreamKind kind, QStringView ap
     if (url.host().isEmpty())
         return baseError(QStringLiteral("invalid_api_base"), QStringLiteral("api_base %1 has no host").arg(shown));
     if (!url.userInfo().isEmpty()) {
-        return baseError(QStringLiteral("invalid_api_base"),
-                         QStringLiteral("api_base %1 must not contain a user name or password; set api_key instead")
-                             .arg(shown));
+        return baseError(
+            QStringLiteral("invalid_api_base"),
+            QStringLiteral("api_base %1 must not contain a user name or password; set api_key instead").arg(shown));
     }
     if (url.hasQuery() || url.hasFragment()) {
         return baseError(QStringLiteral("invalid_api_base"),
@@ -72,16 +72,18 @@ Result<QString> UpstreamTarget::resolveApiBase(UpstreamKind kind, QStringView ap
 }
 
 Result<UpstreamTarget> UpstreamTarget::build(UpstreamKind kind, QStringView apiBase, QStringView endpointPath,
-                                             QStringView upstreamModel, QStringView apiKey,
-                                             QStringView azureApiVersion)
+                                             QStringView upstreamModel, QStringView apiKey, QStringView azureApiVersion)
 {
     Result<QString> base = resolveApiBase(kind, apiBase);
     if (!base)
         return base.takeError();
     if (hasControlCharacters(apiKey)) {
         // Would split the header; the key itself is never quoted.
-        return Error{QStringLiteral("server_error"), QStringLiteral("invalid_upstream_key"), 500,
-                     QStringLiteral("the upstream's API key contains control characters"), {}};
+        return Error{QStringLiteral("server_error"),
+                     QStringLiteral("invalid_upstream_key"),
+                     500,
+                     QStringLiteral("the upstream's API key contains control characters"),
+                     {}};
     }
     const QStringView path = stripSlashes(endpointPath);
     const QByteArray encodedPath = QUrl::toPercentEncoding(path.toString(), "/");
@@ -108,8 +110,8 @@ Result<UpstreamTarget> UpstreamTarget::build(UpstreamKind kind, QStringView apiB
     } else {
         if (!root.endsWith(QLatin1String("/openai"), Qt::CaseInsensitive))
             root += QLatin1String("/openai");
-        const bool resourceLevel = path == u"models" || path.startsWith(u"models/") || path == u"responses" ||
-                                   path.startsWith(u"responses/");
+        const bool resourceLevel =
+            path == u"models" || path.startsWith(u"models/") || path == u"responses" || path.startsWith(u"responses/");
         if (resourceLevel) {
             target.url = root.toLatin1() + '/' + encodedPath;
         } else {
@@ -120,11 +122,11 @@ Result<UpstreamTarget> UpstreamTarget::build(UpstreamKind kind, QStringView apiB
                                                             "upstream model"),
                                              QStringLiteral("upstream_model"));
             }
-            target.url = root.toLatin1() + "/deployments/" + QUrl::toPercentEncoding(deployment.toString()) + '/' +
-                         encodedPath;
+            target.url =
+                root.toLatin1() + "/deployments/" + QUrl::toPercentEncoding(deployment.toString()) + '/' + encodedPath;
         }
-        query = "api-version=" + QUrl::toPercentEncoding(explicitVersion.isEmpty() ? QString(kDefaultAzureApiVersion)
-                                                                                    : explicitVersion);
+        query = "api-version=" +
+                QUrl::toPercentEncoding(explicitVersion.isEmpty() ? QString(kDefaultAzureApiVersion) : explicitVersion);
     }
     if (!query.isEmpty())
         target.url += (target.url.contains('?') ? '&' : '?') + query;
@@ -139,7 +141,8 @@ QDebug operator<<(QDebug debug, const UpstreamTarget &target)
 {
     const QDebugStateSaver saver(debug);
     debug.nospace() << "UpstreamTarget(" << target.url << ", "
-                    << (target.authHeaderName.isEmpty() ? QByteArray("no auth") : target.authHeaderName + ": <redacted>")
+                    << (target.authHeaderName.isEmpty() ? QByteArray("no auth")
+                                                        : target.authHeaderName + ": <redacted>")
                     << ')';
     return debug;
 }

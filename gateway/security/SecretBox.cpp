@@ -10,8 +10,6 @@ namespace llmpool::gateway {
 
 namespace {
 
-const QByteArray kPlainPrefix = QByteArrayLiteral("plain:");
-
 Error undecryptable(const QString &why)
 {
     return Error::internal(QStringLiteral("secret_undecryptable"), why);
@@ -36,10 +34,10 @@ unsigned char *bytes(QByteArray &v)
 
 SecretBox::SecretBox(QByteArray key) : m_key(std::move(key)) {}
 
-Result<QByteArray> SecretBox::seal(QByteArrayView plaintext) const
+Result<SealedSecret> SecretBox::seal(QByteArrayView plaintext) const
 {
     if (m_key.isEmpty()) {
-        return QByteArray(kPlainPrefix + plaintext.toByteArray());
+        return SealedSecret{plaintext.toByteArray(), QString(kPlain)};
     }
     if (m_key.size() != kKeyBytes) {
         return Error::internal(QStringLiteral("encryption_key_invalid"),
@@ -60,13 +58,16 @@ Result<QByteArray> SecretBox::seal(QByteArrayView plaintext) const
                             bytes(out) + kNonceBytes + plaintext.size()) != 1) {
         return Error::internal(QStringLiteral("encryption_failed"), QStringLiteral("AES-256-GCM encryption failed"));
     }
-    return out.toBase64();
+    return SealedSecret{out.toBase64(), QString(kAesGcm)};
 }
 
-Result<QByteArray> SecretBox::open(QByteArrayView stored) const
+Result<QByteArray> SecretBox::open(QByteArrayView stored, QStringView format) const
 {
-    if (stored.startsWith(kPlainPrefix)) {
-        return stored.sliced(kPlainPrefix.size()).toByteArray();
+    if (format == kPlain) {
+        return stored.toByteArray();
+    }
+    if (format != kAesGcm) {
+        return undecryptable(QStringLiteral("a stored upstream key has an unknown format"));
     }
     if (m_key.isEmpty()) {
         return undecryptable(QStringLiteral("an upstream key is encrypted but security.encryption_key is empty"));

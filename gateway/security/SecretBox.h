@@ -14,9 +14,18 @@
 
 namespace llmpool::gateway {
 
+struct SealedSecret
+{
+    QByteArray stored;
+    QString format; // SecretBox::kPlain or SecretBox::kAesGcm
+};
+
 class SecretBox
 {
 public:
+    static constexpr QLatin1StringView kPlain{"plain"};
+    static constexpr QLatin1StringView kAesGcm{"aes-256-gcm"};
+
     static constexpr int kKeyBytes = 32;
     static constexpr int kNonceBytes = 12;
     static constexpr int kTagBytes = 16;
@@ -26,12 +35,12 @@ public:
 
     bool encrypts() const { return !m_key.isEmpty(); }
 
-    // The stored form of `plaintext`.
-    Result<QByteArray> seal(QByteArrayView plaintext) const;
+    // The stored form of `plaintext`: encrypted when a key is configured, else as is.
+    Result<SealedSecret> seal(QByteArrayView plaintext) const;
     // The plaintext of a stored value. Errors (code "secret_undecryptable", 500): wrong key,
-    // tampered or truncated data, an encrypted value while no key is configured. Never returns
-    // garbage: GCM's tag is checked before anything is released.
-    Result<QByteArray> open(QByteArrayView stored) const;
+    // tampered or truncated data, an encrypted value while no key is configured, an unknown
+    // format. Never returns garbage: GCM's tag is checked before anything is released.
+    Result<QByteArray> open(QByteArrayView stored, QStringView format) const;
 
     // "sk-a…wxyz": enough for an operator to recognise a key, never enough to use it.
     static QString preview(QByteArrayView plaintext);

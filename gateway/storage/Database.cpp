@@ -1,6 +1,7 @@
 #include "storage/Database.h"
 
 #include "Log.h"
+#include "storage/ConnectionUrls.h"
 #include "storage/PgConnection.h"
 #include "storage/SqlErrors.h"
 
@@ -27,7 +28,7 @@ constexpr int kMaxBackoffMs = 2'000;
 struct Database::Shared
 {
     DatabaseOptions options;
-    PostgresUrl url;
+    DatabaseUrl url;
     QList<std::pair<QString, QString>> extraOptions;
     quint64 poolId = 0;
 
@@ -55,7 +56,7 @@ public:
     PooledConnection(const Database::Shared &shared, const QString &name) : m_shared(shared), m_name(name)
     {
         m_db = QSqlDatabase::addDatabase(QStringLiteral("QPSQL"), m_name);
-        m_shared.url.applyTo(m_db, m_shared.extraOptions);
+        applyDatabaseUrl(m_db, m_shared.url, m_shared.extraOptions);
         // NUMERIC as exact text, never double (money).
         m_db.setNumericalPrecisionPolicy(QSql::HighPrecision);
     }
@@ -230,7 +231,7 @@ Status Database::start()
 {
     if (isRunning())
         return Ok{};
-    Result<PostgresUrl> url = PostgresUrl::parse(m_shared->options.url);
+    Result<DatabaseUrl> url = parseDatabaseUrl(m_shared->options.url);
     if (!url)
         return url.takeError();
     m_shared->url = std::move(url.value());
@@ -337,7 +338,7 @@ int Database::queuedJobs() const
 
 QString Database::redactedUrl() const
 {
-    if (Result<PostgresUrl> url = PostgresUrl::parse(m_shared->options.url))
+    if (Result<DatabaseUrl> url = DatabaseUrl::parse(m_shared->options.url))
         return url->redacted();
     return QStringLiteral("(invalid database URL)");
 }

@@ -30,7 +30,6 @@
 // for other failures (see SqlErrors). No message contains the URL's password.
 
 #include "Result.h"
-#include "storage/PostgresUrl.h"
 
 #include <QMetaObject>
 #include <QObject>

@@ -1,428 +1,59 @@
 #include "storage/RedisClient.h"
 
-#include "Log.h"
+#include "storage/ConnectionUrls.h"
 
-#include <QMetaObject>
-#include <QSocketNotifier>
 #include <QThread>
-#include <QVarLengthArray>
-
-#include <hiredis/async.h>
-#include <hiredis/hiredis.h>
-
-#include <memory>
 
 namespace llmpool::gateway {
 
-namespace {
-
-Error unavailable(const QString &message)
+RedisClient::RedisClient(Options options, QObject *parent)
+    : QObject(parent), m_options(std::move(options)),
+      m_connector(new RedisConnector(
+          {m_options.connectTimeoutMs, m_options.minBackoffMs, m_options.maxBackoffMs, /*resetBackoffOnConnect=*/true},
+          this))
 {
-    return Error::unavailable(QStringLiteral("redis_unavailable"), message);
-}
-
-// One command in flight: hiredis hands this back to onReply() exactly once (with NULL when the
-// context is freed first).
-struct PendingCommand
-{
-    std::function<void(Result<RedisReply>)> callback;
-    QPointer<QObject> context;
-    bool hasContext = false;
-};
-
-void onReply(redisAsyncContext *ac, void *reply, void *privdata);
-void onConnect(const redisAsyncContext *ac, int status);
-
-} // namespace
-
-namespace detail {
-
-// The state of ONE hiredis context: its two socket notifiers (created once, disabled, then only
-// toggled by hiredis's add/del hooks) and the link to the client. Lives on the client's thread.
-// hiredis may free the context at any moment inside a call into it; the client may let go of it
-// (or be destroyed) inside a callback. So this object outlives both: it is deleted (later) once
-// hiredis ran the cleanup hook (m_ac == nullptr) and the client released it (m_owner == nullptr).
-class RedisConnection : public QObject
-{
-public:
-    RedisConnection(RedisClient *owner, redisAsyncContext *ac, quint64 generation)
-        : m_ac(ac), m_owner(owner), m_generation(generation), m_read(QSocketNotifier::Read),
-          m_write(QSocketNotifier::Write)
-    {
-        m_read.setSocket(ac->c.fd); // leaves the notifier disabled
-        m_write.setSocket(ac->c.fd);
-        connect(&m_read, &QSocketNotifier::activated, this, [this] { handleRead(); });
-        connect(&m_write, &QSocketNotifier::activated, this, [this] { handleWrite(); });
-
-        ac->ev.data = this;
-        ac->ev.addRead = [](void *p) { static_cast<RedisConnection *>(p)->m_read.setEnabled(true); };
-        ac->ev.delRead = [](void *p) { static_cast<RedisConnection *>(p)->m_read.setEnabled(false); };
-        ac->ev.addWrite = [](void *p) { static_cast<RedisConnection *>(p)->m_write.setEnabled(true); };
-        ac->ev.delWrite = [](void *p) { static_cast<RedisConnection *>(p)->m_write.setEnabled(false); };
-        ac->ev.cleanup = [](void *p) { static_cast<RedisConnection *>(p)->hiredisCleanup(); };
-    }
-
-    redisAsyncContext *context() const { return m_ac; }
-
-    // onConnect(REDIS_OK): with no AUTH/SELECT to wait for, the connection is ready now.
-    void tcpConnected()
-    {
-        if (m_owner)
-            m_owner->tcpConnected(this);
-    }
-    RedisClient *owner() const { return m_owner; }
-    quint64 generation() const { return m_generation; }
-
-    // The client lets go: free the hiredis context now, or right after the hiredis call we are
-    // inside of returns (freeing it under hiredis's feet would be a use-after-free).
-    void release()
-    {
-        m_owner = nullptr;
-        m_read.setEnabled(false);
-        m_write.setEnabled(false);
-        if (!m_ac) {
-            deleteLater();
-        } else if (m_depth > 0) {
-            QMetaObject::invokeMethod(
-                this, [this] { freeContext(); }, Qt::QueuedConnection);
-        } else {
-            freeContext();
-        }
-    }
-
-    int pending = 0;            // commands sent, not answered
-    int handshakeRemaining = 0; // AUTH / SELECT replies still expected
-    QString lastError;          // why connecting failed (from onConnect)
-
-private:
-    void freeContext()
-    {
-        if (!m_ac)
-            return;
-        ++m_depth;
-        redisAsyncFree(m_ac); // runs the pending callbacks (NULL reply) and then the cleanup hook
-        --m_depth;
-    }
-
-    void handleRead()
-    {
-        if (!m_ac)
-            return;
-        ++m_depth;
-        redisAsyncHandleRead(m_ac);
-        --m_depth; // `this` is still alive: deletion is always deferred
-    }
-
-    void handleWrite()
-    {
-        if (!m_ac)
-            return;
-        ++m_depth;
-        redisAsyncHandleWrite(m_ac);
-        --m_depth;
-    }
-
-    // ev.cleanup: hiredis is freeing the context (error, EOF, or our own redisAsyncFree).
-    void hiredisCleanup()
-    {
-        m_read.setEnabled(false);
-        m_write.setEnabled(false);
-        QString reason = lastError;
-        if (m_ac && m_ac->err && m_ac->errstr)
-            reason = QString::fromLocal8Bit(m_ac->errstr);
-        if (reason.isEmpty())
-            reason = QStringLiteral("connection closed");
-        m_ac = nullptr;
-        deleteLater();
-        if (RedisClient *owner = std::exchange(m_owner, nullptr))
-            owner->connectionEnded(this, reason); // may emit signals: nothing of ours after this
-    }
-
-    redisAsyncContext *m_ac;
-    RedisClient *m_owner;
-    const quint64 m_generation;
-    int m_depth = 0; // > 0 while a call into hiredis made from here is running
-    QSocketNotifier m_read;
-    QSocketNotifier m_write;
-};
-
-} // namespace detail
-
-namespace {
-
-quint64 s_generation = 0; // only compared for equality on one thread at a time; wrap is harmless
-
-void onReply(redisAsyncContext *ac, void *reply, void *privdata)
-{
-    std::unique_ptr<PendingCommand> command(static_cast<PendingCommand *>(privdata));
-    // ev.data is valid: hiredis runs reply callbacks before its cleanup hook.
-    if (auto *connection = static_cast<detail::RedisConnection *>(ac->ev.data))
-        --connection->pending;
-    if (!command->hasContext || !command->context)
-        return;
-    if (!reply) {
-        // Freed before the reply: deliver later, from the event loop, never from inside the
-        // teardown (the client, or the context's owner, may be half-destroyed right now).
-        QMetaObject::invokeMethod(
-            command->context.data(),
-            [callback = std::move(command->callback)] {
-                callback(unavailable(QStringLiteral("the Redis connection was lost before the reply")));
-            },
-            Qt::QueuedConnection);
-        return;
-    }
-    command->callback(RedisReply::fromHiredis(static_cast<redisReply *>(reply)));
-}
-
-void onConnect(const redisAsyncContext *ac, int status)
-{
-    auto *connection = static_cast<detail::RedisConnection *>(ac->ev.data);
-    if (!connection)
-        return;
-    if (status != REDIS_OK) {
-        // hiredis frees the context right after this; the cleanup hook reports it.
-        connection->lastError = QString::fromLocal8Bit(ac->errstr ? ac->errstr : "connect failed");
-        return;
-    }
-    connection->tcpConnected();
-}
-
-} // namespace
-
-RedisClient::RedisClient(Options options, QObject *parent) : QObject(parent), m_options(std::move(options))
-{
-    m_options.minBackoffMs = qMax(1, m_options.minBackoffMs);
-    m_options.maxBackoffMs = qMax(m_options.minBackoffMs, m_options.maxBackoffMs);
-    m_reconnectTimer.setSingleShot(true);
-    m_connectTimer.setSingleShot(true);
-    connect(&m_reconnectTimer, &QTimer::timeout, this, [this] {
-        if (m_state == State::WaitingToReconnect)
-            connectNow();
-    });
-    connect(&m_connectTimer, &QTimer::timeout, this, [this] {
-        if (m_state == State::Connecting)
-            abandonConnection(QStringLiteral("no connection within %1 ms").arg(m_options.connectTimeoutMs));
-    });
+    connect(m_connector, &RedisConnector::connected, this, &RedisClient::connected);
+    connect(m_connector, &RedisConnector::disconnected, this, &RedisClient::disconnected);
+    connect(m_connector, &RedisConnector::reconnectScheduled, this, &RedisClient::reconnectScheduled);
 }
 
 RedisClient::~RedisClient()
 {
     // Nobody may observe signals from a half-destroyed client.
     blockSignals(true);
-    stop();
+    m_connector->stop();
 }
 
 Status RedisClient::start()
 {
     Q_ASSERT(QThread::currentThread() == thread());
-    if (m_state != State::Stopped)
+    if (m_connector->state() != State::Stopped)
         return Ok{};
-    Result<RedisEndpoint> endpoint = RedisEndpoint::parse(m_options.url);
-    if (!endpoint)
-        return endpoint.takeError();
-    m_endpoint = std::move(endpoint.value());
-    m_nextBackoffMs = m_options.minBackoffMs;
-    m_failuresSinceConnected = 0;
-    connectNow();
+    Result<RedisUrl> url = parseRedisUrl(m_options.url);
+    if (!url)
+        return url.takeError();
+    m_connector->start(std::move(url.value()));
     return Ok{};
 }
 
 void RedisClient::stop()
 {
-    const bool wasConnected = m_state == State::Connected;
-    m_state = State::Stopped;
-    m_reconnectTimer.stop();
-    m_connectTimer.stop();
-    if (detail::RedisConnection *connection = std::exchange(m_connection, nullptr))
-        connection->release();
-    if (wasConnected)
-        emit disconnected(QStringLiteral("stopped"));
-}
-
-int RedisClient::pendingCommands() const
-{
-    return m_connection ? m_connection->pending : 0;
-}
-
-void RedisClient::connectNow()
-{
-    m_state = State::Connecting;
-    const QByteArray host = m_endpoint.host.toUtf8();
-    const QByteArray path = m_endpoint.socketPath.toUtf8();
-    redisAsyncContext *ac = m_endpoint.isUnix() ? redisAsyncConnectUnix(path.constData())
-                                                : redisAsyncConnect(host.constData(), m_endpoint.port);
-    if (!ac) {
-        scheduleReconnect(QStringLiteral("out of memory"));
-        return;
-    }
-    if (ac->err) {
-        // Failed synchronously (e.g. connection refused on loopback): no hooks attached yet.
-        const QString reason = QString::fromLocal8Bit(ac->errstr);
-        redisAsyncFree(ac);
-        scheduleReconnect(reason);
-        return;
-    }
-    auto *connection = new detail::RedisConnection(this, ac, ++s_generation);
-    m_connection = connection;
-    if (!m_endpoint.isUnix())
-        redisEnableKeepAlive(&ac->c); // notice a dead peer without waiting for a command
-    // Must come after the hooks: it arms the write watch that reports the finished connect.
-    redisAsyncSetConnectCallback(ac, onConnect);
-    m_connectTimer.start(m_options.connectTimeoutMs);
-    sendHandshake();
-}
-
-void RedisClient::sendHandshake()
-{
-    QList<QList<QByteArray>> steps;
-    if (!m_endpoint.password.isEmpty()) {
-        if (m_endpoint.username.isEmpty() || m_endpoint.username == u"default")
-            steps.append({QByteArrayLiteral("AUTH"), m_endpoint.password.toUtf8()});
-        else
-            steps.append({QByteArrayLiteral("AUTH"), m_endpoint.username.toUtf8(), m_endpoint.password.toUtf8()});
-    }
-    if (m_endpoint.db != 0)
-        steps.append({QByteArrayLiteral("SELECT"), QByteArray::number(m_endpoint.db)});
-
-    detail::RedisConnection *connection = m_connection;
-    connection->handshakeRemaining = int(steps.size());
-    const quint64 generation = connection->generation();
-    for (qsizetype i = 0; i < steps.size(); ++i) {
-        const bool isAuth = steps[i].first() == "AUTH";
-        auto *command = new PendingCommand;
-        command->context = this;
-        command->hasContext = true;
-        command->callback = [this, generation, isAuth](Result<RedisReply> reply) {
-            if (!m_connection || m_connection->generation() != generation)
-                return; // an earlier connection's answer
-            if (!reply)
-                return; // the connection died; connectionEnded() handles it
-            if (reply->isError()) {
-                // Never echo AUTH's arguments; Redis's own error text holds no secret.
-                abandonConnection((isAuth ? QStringLiteral("AUTH failed: ") : QStringLiteral("SELECT failed: ")) +
-                                  QString::fromUtf8(reply->string.left(200)));
-                return;
-            }
-            if (--m_connection->handshakeRemaining == 0 && m_state == State::Connecting)
-                markConnected();
-        };
-        QVarLengthArray<const char *, 4> argv;
-        QVarLengthArray<size_t, 4> lengths;
-        for (const QByteArray &arg : steps[i]) {
-            argv.append(arg.constData());
-            lengths.append(size_t(arg.size()));
-        }
-        if (redisAsyncCommandArgv(connection->context(), onReply, command, int(argv.size()), argv.data(),
-                                  lengths.data()) != REDIS_OK) {
-            delete command;
-            abandonConnection(QStringLiteral("cannot send the handshake"));
-            return;
-        }
-        ++connection->pending;
-    }
-}
-
-void RedisClient::tcpConnected(detail::RedisConnection *connection)
-{
-    if (connection != m_connection || m_state != State::Connecting || connection->handshakeRemaining != 0)
-        return;
-    markConnected();
-}
-
-void RedisClient::markConnected()
-{
-    m_connectTimer.stop();
-    m_state = State::Connected;
-    m_nextBackoffMs = m_options.minBackoffMs;
-    if (m_failuresSinceConnected > 0)
-        qCInfo(lcRedis).noquote() << "Redis connection restored to" << m_endpoint.redacted();
-    m_failuresSinceConnected = 0;
-    emit connected();
-}
-
-void RedisClient::connectionEnded(detail::RedisConnection *connection, const QString &reason)
-{
-    if (connection != m_connection)
-        return;
-    m_connection = nullptr;
-    const bool wasConnected = m_state == State::Connected;
-    scheduleReconnect(reason);
-    if (wasConnected)
-        emit disconnected(reason);
-}
-
-void RedisClient::abandonConnection(const QString &reason)
-{
-    const bool wasConnected = m_state == State::Connected;
-    if (detail::RedisConnection *connection = std::exchange(m_connection, nullptr))
-        connection->release();
-    scheduleReconnect(reason);
-    if (wasConnected)
-        emit disconnected(reason);
-}
-
-void RedisClient::scheduleReconnect(const QString &reason)
-{
-    m_connectTimer.stop();
-    if (m_state == State::Stopped)
-        return;
-    m_state = State::WaitingToReconnect;
-    const int delay = m_nextBackoffMs;
-    m_nextBackoffMs = qMin(qMax(delay * 2, m_options.minBackoffMs), m_options.maxBackoffMs);
-    if (m_failuresSinceConnected++ == 0 || reason != m_lastReason)
-        qCWarning(lcRedis).noquote() << "Redis" << m_endpoint.redacted() << "unavailable:" << reason << "- retrying in"
-                                     << delay << "ms";
-    else
-        qCDebug(lcRedis).noquote() << "Redis still unavailable:" << reason << "- retrying in" << delay << "ms";
-    m_lastReason = reason;
-    m_reconnectTimer.start(delay);
-    emit reconnectScheduled(delay, reason);
-}
-
-void RedisClient::failLater(QObject *context, std::function<void(Result<RedisReply>)> callback, Error error)
-{
-    if (!context)
-        return;
-    QMetaObject::invokeMethod(
-        context, [callback = std::move(callback), error = std::move(error)] { callback(error); }, Qt::QueuedConnection);
+    m_connector->stop();
 }
 
 void RedisClient::command(QList<QByteArray> args, QObject *context, std::function<void(Result<RedisReply>)> callback)
 {
-    Q_ASSERT(QThread::currentThread() == thread());
-    Q_ASSERT(!context || context->thread() == thread());
     if (args.isEmpty()) {
-        failLater(context, std::move(callback),
-                  Error::internal(QStringLiteral("redis_error"), QStringLiteral("empty Redis command")));
+        if (context)
+            QMetaObject::invokeMethod(
+                context,
+                [callback = std::move(callback)] {
+                    callback(Error::internal(QStringLiteral("redis_error"), QStringLiteral("empty Redis command")));
+                },
+                Qt::QueuedConnection);
         return;
     }
-    if (m_state != State::Connected || !m_connection || !m_connection->context()) {
-        failLater(context, std::move(callback),
-                  unavailable(m_state == State::Stopped
-                                  ? QStringLiteral("the Redis client is stopped")
-                                  : QStringLiteral("Redis is not connected") +
-                                        (m_lastReason.isEmpty() ? QString() : QStringLiteral(": ") + m_lastReason)));
-        return;
-    }
-    QVarLengthArray<const char *, 8> argv;
-    QVarLengthArray<size_t, 8> lengths;
-    for (const QByteArray &arg : std::as_const(args)) {
-        argv.append(arg.constData());
-        lengths.append(size_t(arg.size()));
-    }
-    auto *pending = new PendingCommand;
-    pending->callback = std::move(callback);
-    pending->context = context;
-    pending->hasContext = context != nullptr;
-    // hiredis copies the arguments into its output buffer; `args` may go away after this.
-    if (redisAsyncCommandArgv(m_connection->context(), onReply, pending, int(argv.size()), argv.data(),
-                              lengths.data()) != REDIS_OK) {
-        failLater(context, std::move(pending->callback),
-                  unavailable(QStringLiteral("the Redis connection is closing")));
-        delete pending;
-        return;
-    }
-    ++m_connection->pending;
+    m_connector->send(args, context, std::move(callback));
 }
 
 void RedisClient::ping(QObject *context, std::function<void(Status)> done)
@@ -433,8 +64,28 @@ void RedisClient::ping(QObject *context, std::function<void(Status)> done)
         else if (reply->isStatus() && reply->string == "PONG")
             done(Ok{});
         else
-            done(unavailable(QStringLiteral("unexpected PING reply: ") + reply->describe()));
+            done(Error::unavailable(QStringLiteral("redis_unavailable"),
+                                    QStringLiteral("unexpected PING reply: ") + reply->describe()));
     });
+}
+
+void RedisClient::publish(const QByteArray &channel, const QByteArray &payload, QObject *context,
+                          std::function<void(Result<qint64>)> done)
+{
+    if (!context || !done) {
+        command({QByteArrayLiteral("PUBLISH"), channel, payload}, nullptr, {});
+        return;
+    }
+    command({QByteArrayLiteral("PUBLISH"), channel, payload}, context,
+            [done = std::move(done)](Result<RedisReply> reply) {
+                if (!reply)
+                    done(reply.takeError());
+                else if (reply->isInteger())
+                    done(reply->integer);
+                else
+                    done(Error::internal(QStringLiteral("redis_error"),
+                                         QStringLiteral("PUBLISH failed: ") + reply->describe()));
+            });
 }
 
 } // namespace llmpool::gateway

@@ -1,5 +1,7 @@
 #include "storage/RedisSyncClient.h"
 
+#include "storage/ConnectionUrls.h"
+
 #include <QVarLengthArray>
 
 #include <hiredis/hiredis.h>
@@ -43,13 +45,13 @@ void RedisSyncClient::disconnect()
 Status RedisSyncClient::connect()
 {
     disconnect();
-    Result<RedisEndpoint> endpoint = RedisEndpoint::parse(m_url);
+    Result<RedisUrl> endpoint = parseRedisUrl(m_url);
     if (!endpoint)
         return endpoint.takeError();
     m_endpoint = std::move(endpoint.value());
 
     const timeval timeout = toTimeval(m_timeoutMs);
-    redisContext *c = m_endpoint.isUnix()
+    redisContext *c = m_endpoint.transport == RedisUrl::Transport::Unix
                           ? redisConnectUnixWithTimeout(m_endpoint.socketPath.toUtf8().constData(), timeout)
                           : redisConnectWithTimeout(m_endpoint.host.toUtf8().constData(), m_endpoint.port, timeout);
     if (!c)

@@ -4,8 +4,8 @@
 // tools and one-shot checks (`llmpool status`, readiness probes from the CLI). Owned and used by
 // one thread; never use it on an event-loop thread (use RedisClient there).
 
+#include "Config.h"
 #include "Result.h"
-#include "storage/RedisEndpoint.h"
 #include "storage/RedisReply.h"
 
 #include <QByteArray>
@@ -36,7 +36,7 @@ public:
 private:
     QString m_url;
     int m_timeoutMs;
-    RedisEndpoint m_endpoint;
+    RedisUrl m_endpoint;
     redisContext *m_context = nullptr;
 };
 

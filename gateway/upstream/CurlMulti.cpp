@@ -9,6 +9,7 @@
 #include <QThreadStorage>
 
 #include <algorithm>
+#include <limits>
 #include <mutex>
 
 namespace llmpool::gateway {

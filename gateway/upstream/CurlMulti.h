@@ -85,8 +85,8 @@ private:
 
     // For UpstreamCall.
     detail::CurlTransfer *acquire(UpstreamCall *owner);
-    bool add(detail::CurlTransfer *t);        // false if curl refused the handle
-    void remove(detail::CurlTransfer *t);     // now, or right after the current curl call; then pooled
+    bool add(detail::CurlTransfer *t);    // false if curl refused the handle
+    void remove(detail::CurlTransfer *t); // now, or right after the current curl call; then pooled
     void requestUnpause(detail::CurlTransfer *t);
     bool insideCurl() const { return m_depth > 0; }
 
@@ -106,8 +106,8 @@ private:
     void *m_multi = nullptr; // CURLM*
     int m_depth = 0;         // > 0 while inside a libcurl call made from here
     bool m_closing = false;
-    QTimer m_curlTimer;     // curl's own timeouts (CURLMOPT_TIMERFUNCTION)
-    QTimer m_deferredTimer; // 0 ms: unpauses
+    QTimer m_curlTimer;                                  // curl's own timeouts (CURLMOPT_TIMERFUNCTION)
+    QTimer m_deferredTimer;                              // 0 ms: unpauses
     std::vector<std::unique_ptr<SocketWatch>> m_sockets; // indexed by socket number
     std::vector<detail::CurlTransfer *> m_pool;          // idle easy handles (owned)
     std::vector<detail::CurlTransfer *> m_active;        // handed to calls (owned)

@@ -26,13 +26,13 @@ struct CurlTransfer
 {
     CURL *easy = nullptr;
     curl_slist *headers = nullptr;
-    QByteArray body;              // keeps CURLOPT_POSTFIELDS valid until the handle is removed
+    QByteArray body;               // keeps CURLOPT_POSTFIELDS valid until the handle is removed
     UpstreamCall *owner = nullptr; // null once aborted / finished
-    qsizetype activeIndex = -1;   // position in CurlMulti::m_active while it has an owner or is in the multi
-    bool inMulti = false;         // curl_multi_add_handle succeeded and no removal ran yet
-    bool addQueued = false;       // start() ran inside a curl callback: added right after that call returns
-    bool removalQueued = false;   // abort() ran inside a curl callback: removed right after that call returns
-    bool unpauseQueued = false;   // resume() asked for curl_easy_pause(CONT) on the next loop iteration
+    qsizetype activeIndex = -1;    // position in CurlMulti::m_active while it has an owner or is in the multi
+    bool inMulti = false;          // curl_multi_add_handle succeeded and no removal ran yet
+    bool addQueued = false;        // start() ran inside a curl callback: added right after that call returns
+    bool removalQueued = false;    // abort() ran inside a curl callback: removed right after that call returns
+    bool unpauseQueued = false;    // resume() asked for curl_easy_pause(CONT) on the next loop iteration
     char errorBuffer[CURL_ERROR_SIZE] = {};
 };
 

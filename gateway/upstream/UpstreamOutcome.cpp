@@ -2,6 +2,8 @@
 
 #include <QRegularExpression>
 
+#include <algorithm>
+
 namespace llmpool::gateway {
 
 const char *UpstreamOutcome::kindName(Kind kind)
@@ -37,8 +39,11 @@ Error UpstreamOutcome::toError() const
     if (kind != Kind::ClientStalled && kind != Kind::Aborted)
         code.prepend(QStringLiteral("upstream_"));
     const bool timeout = isTimeout();
-    return Error{timeout ? QStringLiteral("upstream_timeout") : QStringLiteral("upstream_error"), code,
-                 timeout ? 504 : 502, message.isEmpty() ? QStringLiteral("upstream request failed") : message, {}};
+    return Error{timeout ? QStringLiteral("upstream_timeout") : QStringLiteral("upstream_error"),
+                 code,
+                 timeout ? 504 : 502,
+                 message.isEmpty() ? QStringLiteral("upstream request failed") : message,
+                 {}};
 }
 
 QString UpstreamOutcome::sanitize(const QByteArray &text, const QList<QByteArray> &secrets)
@@ -50,7 +55,8 @@ QString UpstreamOutcome::sanitize(const QByteArray &text, const QList<QByteArray
         if (!s.isEmpty())
             sorted.append(s);
     }
-    std::sort(sorted.begin(), sorted.end(), [](const QByteArray &a, const QByteArray &b) { return a.size() > b.size(); });
+    std::sort(sorted.begin(), sorted.end(),
+              [](const QByteArray &a, const QByteArray &b) { return a.size() > b.size(); });
     for (const QByteArray &s : sorted)
         out.replace(s, "***");
 

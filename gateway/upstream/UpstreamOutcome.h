@@ -31,9 +31,9 @@ struct UpstreamOutcome
     };
 
     Kind kind = Kind::Ok;
-    QString message;      // sanitised, human readable; empty for Ok
-    int curlCode = 0;     // CURLcode, for logs
-    int httpStatus = 0;   // final status if a head was received, else 0
+    QString message;    // sanitised, human readable; empty for Ok
+    int curlCode = 0;   // CURLcode, for logs
+    int httpStatus = 0; // final status if a head was received, else 0
     bool headReceived = false;
     qint64 bytesReceived = 0; // response body bytes handed to the consumer (encoded as sent)
     qint64 bytesSent = 0;     // request body bytes curl sent

@@ -23,11 +23,11 @@ namespace llmpool::gateway {
 
 using UpstreamHeaders = QList<std::pair<QByteArray, QByteArray>>;
 
-// All in milliseconds; 0 disables that limit.
+// All in milliseconds; 0 disables that limit (connectMs: 0 = curl's default, 300 s).
 struct UpstreamTimeouts
 {
     int connectMs = 10'000;    // DNS + TCP + TLS (+ proxy CONNECT), enforced by curl
-    int firstByteMs = 300'000; // from the request being sent to the first response byte
+    int firstByteMs = 300'000; // from the start of sending the request to the first response byte
     int idleMs = 120'000;      // longest silence between response bytes (not counted while paused)
     int totalMs = 600'000;     // the whole attempt, paused time included
     int stallMs = 60'000;      // longest time our consumer may keep the transfer paused (ClientStalled)

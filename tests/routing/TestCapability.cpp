@@ -58,8 +58,8 @@ void TestCapability::roundTrip()
         QCOMPARE(parseCapability(capabilityName(c)), std::optional<Capability>(c));
         all.append(capabilityName(c));
     }
-    QCOMPARE(all, QStringList({"chat", "completions", "embeddings", "images", "speech", "transcriptions",
-                               "responses"}));
+    QCOMPARE(all,
+             QStringList({"chat", "completions", "embeddings", "images", "speech", "transcriptions", "responses"}));
     QCOMPARE(capabilityNames(allCapabilities()), all);
 }
 

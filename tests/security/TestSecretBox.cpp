@@ -30,10 +30,11 @@ private Q_SLOTS:
         const SecretBox box(key('a'));
         auto sealed = box.seal(plaintext);
         QVERIFY(sealed.ok());
-        QVERIFY(!sealed->contains(plaintext) || plaintext.isEmpty());
+        QCOMPARE(sealed->format, QStringLiteral("aes-256-gcm"));
+        QVERIFY(!sealed->stored.contains(plaintext) || plaintext.isEmpty());
         // base64(nonce ‖ ciphertext ‖ tag)
-        QCOMPARE(QByteArray::fromBase64(*sealed).size(), plaintext.size() + 12 + 16);
-        auto opened = box.open(*sealed);
+        QCOMPARE(QByteArray::fromBase64(sealed->stored).size(), plaintext.size() + 12 + 16);
+        auto opened = box.open(sealed->stored, sealed->format);
         QVERIFY(opened.ok());
         QCOMPARE(*opened, plaintext);
     }
@@ -41,15 +42,16 @@ private Q_SLOTS:
     void freshNonce()
     {
         const SecretBox box(key('b'));
-        QCOMPARE_NE(*box.seal("same"), *box.seal("same"));
+        QCOMPARE_NE(box.seal("same")->stored, box.seal("same")->stored);
     }
 
     void rejectsWrongKeyAndTampering()
     {
         const SecretBox box(key('c'));
-        const QByteArray sealed = *box.seal("sk-secret-value-1234");
+        const QByteArray sealed = box.seal("sk-secret-value-1234")->stored;
+        const QString gcm = QStringLiteral("aes-256-gcm");
 
-        auto other = SecretBox(key('d')).open(sealed);
+        auto other = SecretBox(key('d')).open(sealed, gcm);
         QVERIFY(!other.ok());
         QCOMPARE(other.error().code, QStringLiteral("secret_undecryptable"));
         QVERIFY(!other.error().message.contains(QStringLiteral("sk-secret")));
@@ -58,11 +60,12 @@ private Q_SLOTS:
         for (qsizetype i : {qsizetype(0), qsizetype(12), raw.size() - 1}) { // nonce, ciphertext, tag
             QByteArray flipped = raw;
             flipped[i] = char(flipped[i] ^ 0x01);
-            QVERIFY(!box.open(flipped.toBase64()).ok());
+            QVERIFY(!box.open(flipped.toBase64(), gcm).ok());
         }
-        QVERIFY(!box.open(raw.left(20).toBase64()).ok());
-        QVERIFY(!box.open("not base64 at all!").ok());
-        QVERIFY(!SecretBox(QByteArray()).open(sealed).ok()); // encrypted row, no key configured
+        QVERIFY(!box.open(raw.left(20).toBase64(), gcm).ok());
+        QVERIFY(!box.open("not base64 at all!", gcm).ok());
+        QVERIFY(!box.open(sealed, u"rot13").ok());
+        QVERIFY(!SecretBox(QByteArray()).open(sealed, gcm).ok()); // encrypted row, no key configured
         QVERIFY(!SecretBox(QByteArray(31, 'x')).seal("x").ok());
     }
 
@@ -70,11 +73,12 @@ private Q_SLOTS:
     {
         const SecretBox plain{QByteArray()};
         QVERIFY(!plain.encrypts());
-        const QByteArray stored = *plain.seal("sk-visible");
-        QCOMPARE(stored, QByteArray("plain:sk-visible"));
-        QCOMPARE(*plain.open(stored), QByteArray("sk-visible"));
+        const SealedSecret sealed = *plain.seal("sk-visible");
+        QCOMPARE(sealed.stored, QByteArray("sk-visible"));
+        QCOMPARE(sealed.format, QStringLiteral("plain"));
+        QCOMPARE(*plain.open(sealed.stored, sealed.format), QByteArray("sk-visible"));
         // A plaintext row stays readable after encryption is switched on (until rotate-key).
-        QCOMPARE(*SecretBox(key('e')).open(stored), QByteArray("sk-visible"));
+        QCOMPARE(*SecretBox(key('e')).open(sealed.stored, sealed.format), QByteArray("sk-visible"));
     }
 
     void preview()

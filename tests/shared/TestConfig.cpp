@@ -63,8 +63,11 @@ private slots:
     void bind();
     void databaseUrl_data();
     void databaseUrl();
+    void databaseUrlComponents_data();
+    void databaseUrlComponents();
     void redisUrl_data();
     void redisUrl();
+    void redisUrlUserInfo();
     void redaction_data();
     void redaction();
     void weakSecretsWarn();
@@ -553,6 +556,26 @@ void TestConfig::databaseUrl_data()
                                  << "";
     QTest::newRow("fragment") << "postgres://u@h/db#x" << false << "" << 0 << ""
                               << "";
+    QTest::newRow("socket dir with user")
+        << "postgres://u@/d?host=/run/postgresql" << true << "/run/postgresql" << 5432 << "u"
+        << "d";
+    QTest::newRow("surrounding blanks") << "  postgres://u@h/db \n"
+                                        << true << "h" << 5432 << "u"
+                                        << "db";
+    QTest::newRow("port text") << "postgres://h:abc/d" << false << "" << 0 << ""
+                               << "";
+    QTest::newRow("broken escape") << "postgres://u:p%zz@h/d" << false << "" << 0 << ""
+                                   << "";
+    QTest::newRow("unencoded @") << "postgres://u:p@ss@h/d" << false << "" << 0 << ""
+                                 << "";
+    QTest::newRow("several hosts") << "postgres://h1,h2/d" << false << "" << 0 << ""
+                                   << "";
+    QTest::newRow("several hosts in query") << "postgres://u@h/db?host=a,b" << false << "" << 0 << ""
+                                            << "";
+    QTest::newRow("param without value") << "postgres://h/d?sslmode" << false << "" << 0 << ""
+                                         << "";
+    QTest::newRow("unterminated ipv6") << "postgres://[::1/d" << false << "" << 0 << ""
+                                       << "";
 }
 
 void TestConfig::databaseUrl()
@@ -583,6 +606,58 @@ void TestConfig::databaseUrl()
     QCOMPARE(*back, withoutPassword);
 }
 
+// Secrets and libpq options: decoded exactly, never in redacted(), quoted for QPSQL.
+void TestConfig::databaseUrlComponents_data()
+{
+    QTest::addColumn<QString>("url");
+    QTest::addColumn<int>("port");
+    QTest::addColumn<QString>("user");
+    QTest::addColumn<QString>("password");
+    QTest::addColumn<QString>("database");
+    QTest::addColumn<QString>("options");
+
+    QTest::newRow("percent-decoding") << "postgres://us%40er:p%40ss%3Aw%2Frd%25@h/d%20b" << 5432 << "us@er"
+                                      << "p@ss:w/rd%"
+                                      << "d b"
+                                      << "";
+    QTest::newRow("options") << "postgres://u@h/d?sslmode=require&connect_timeout=5" << 5432 << "u"
+                             << ""
+                             << "d"
+                             << "sslmode='require';connect_timeout='5'";
+    QTest::newRow("query overrides") << "postgres://u@h:1/d?port=2&user=v&password=s3cr3t&dbname=e" << 2 << "v"
+                                     << "s3cr3t"
+                                     << "e"
+                                     << "";
+    QTest::newRow("quoted option value") << "postgres://h/d?application_name=it%27s%20me" << 5432 << ""
+                                         << ""
+                                         << "d"
+                                         << "application_name='it\\'s me'";
+}
+
+void TestConfig::databaseUrlComponents()
+{
+    QFETCH(QString, url);
+    QFETCH(int, port);
+    QFETCH(QString, user);
+    QFETCH(QString, password);
+    QFETCH(QString, database);
+    QFETCH(QString, options);
+    const auto d = DatabaseUrl::parse(url);
+    QVERIFY2(d.ok(), d.ok() ? "" : qPrintable(d.error().message));
+    QCOMPARE(int(d->port), port);
+    QCOMPARE(d->user, user);
+    QCOMPARE(d->password, password);
+    QCOMPARE(d->database, database);
+    QCOMPARE(d->connectOptions(), options);
+    if (!password.isEmpty())
+        QVERIFY(!d->redacted().contains(password));
+    auto back = DatabaseUrl::parse(d->redacted());
+    QVERIFY2(back.ok(), qPrintable(d->redacted()));
+    QCOMPARE(back->user, user);
+    QCOMPARE(back->database, database);
+    QCOMPARE(back->connectOptions(), options);
+}
+
 void TestConfig::redisUrl_data()
 {
     QTest::addColumn<QString>("url");
@@ -609,6 +684,22 @@ void TestConfig::redisUrl_data()
     QTest::newRow("unix with host") << "unix://h/run/redis.sock" << false << false << "" << 0 << 0 << "";
     QTest::newRow("unix bad param") << "unix:///run/redis.sock?x=1" << false << false << "" << 0 << 0 << "";
     QTest::newRow("no scheme") << "localhost:6379" << false << false << "" << 0 << 0 << "";
+    QTest::newRow("encoded password") << "redis://:s%40cret@h:7000/2" << true << false << "h" << 7000 << 2 << "s@cret";
+    QTest::newRow("lone userinfo is the password") << "redis://pw@h" << true << false << "h" << 6379 << 0 << "pw";
+    QTest::newRow("ipv6 with db") << "redis://[::1]:6380/3" << true << false << "::1" << 6380 << 3 << "";
+    QTest::newRow("unix acl user") << "unix://u:s3cr3t@/tmp/r.sock" << true << true << "/tmp/r.sock" << 0 << 0
+                                   << "s3cr3t";
+    QTest::newRow("db as query") << "redis://h?db=4" << true << false << "h" << 6379 << 4 << "";
+    QTest::newRow("unix password as query")
+        << "unix:///run/redis.sock?db=1&password=p%26w" << true << true << "/run/redis.sock" << 0 << 1 << "p&w";
+    QTest::newRow("surrounding blanks") << " redis://h:1/0 " << true << false << "h" << 1 << 0 << "";
+    QTest::newRow("http scheme") << "http://h" << false << false << "" << 0 << 0 << "";
+    QTest::newRow("db text") << "redis://h/abc" << false << false << "" << 0 << 0 << "";
+    QTest::newRow("port 0") << "redis://h:0" << false << false << "" << 0 << 0 << "";
+    QTest::newRow("relative socket") << "unix://redis.sock" << false << false << "" << 0 << 0 << "";
+    QTest::newRow("db twice") << "redis://h/1?db=2" << false << false << "" << 0 << 0 << "";
+    QTest::newRow("password twice") << "redis://:a@h?password=b" << false << false << "" << 0 << 0 << "";
+    QTest::newRow("unencoded @") << "redis://:p@ss@h" << false << false << "" << 0 << 0 << "";
 }
 
 void TestConfig::redisUrl()
@@ -635,6 +726,28 @@ void TestConfig::redisUrl()
     QVERIFY2(back.ok(), qPrintable(r->redacted()));
     back->password = r->password;
     QCOMPARE(*back, *r);
+}
+
+// Which part of a userinfo is the user name: redis-cli's reading, so a lone secret is never
+// mistaken for a name (no AUTH, and printed by redacted()).
+void TestConfig::redisUrlUserInfo()
+{
+    const auto lone = RedisUrl::parse(QStringLiteral("redis://pw-secret@h"));
+    QVERIFY(lone.ok());
+    QCOMPARE(lone->username, QString());
+    QCOMPARE(lone->password, QStringLiteral("pw-secret"));
+    QCOMPARE(lone->redacted(), QStringLiteral("redis://:***@h:6379/0"));
+
+    const auto acl = RedisUrl::parse(QStringLiteral("redis://app:pw@h/1"));
+    QVERIFY(acl.ok());
+    QCOMPARE(acl->username, QStringLiteral("app"));
+    QCOMPARE(acl->password, QStringLiteral("pw"));
+
+    // An explicit ':' makes it a user without a password.
+    const auto userOnly = RedisUrl::parse(QStringLiteral("redis://app:@h"));
+    QVERIFY(userOnly.ok());
+    QCOMPARE(userOnly->username, QStringLiteral("app"));
+    QCOMPARE(userOnly->password, QString());
 }
 
 void TestConfig::redaction_data()

@@ -1,0 +1,169 @@
+#include "proxy/ResponseUsage.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+
+namespace llmpool::gateway {
+
+namespace {
+
+std::optional<qint64> count(const QJsonObject &o, QLatin1String key)
+{
+    const QJsonValue v = o.value(key);
+    if (!v.isDouble()) {
+        return std::nullopt;
+    }
+    const double d = v.toDouble();
+    if (!(d >= 0)) { // negative or NaN
+        return qint64(0);
+    }
+    return qint64(std::min(d, double(TokenUsage::kMaxTokens)));
+}
+
+} // namespace
+
+std::optional<TokenUsage> TokenUsage::fromJson(const QJsonObject &usage)
+{
+    TokenUsage u;
+    bool any = false;
+    auto take = [&](QLatin1String key, qint64 &into) {
+        if (auto n = count(usage, key)) {
+            into = *n;
+            any = true;
+        }
+    };
+    take(QLatin1String("prompt_tokens"), u.promptTokens);
+    take(QLatin1String("input_tokens"), u.promptTokens);
+    take(QLatin1String("completion_tokens"), u.completionTokens);
+    take(QLatin1String("output_tokens"), u.completionTokens);
+    take(QLatin1String("total_tokens"), u.totalTokens);
+    for (QLatin1String details : {QLatin1String("prompt_tokens_details"), QLatin1String("input_tokens_details")}) {
+        if (auto cached = count(usage.value(details).toObject(), QLatin1String("cached_tokens"))) {
+            u.cachedTokens = std::min(*cached, u.promptTokens);
+        }
+    }
+    if (!any) {
+        return std::nullopt;
+    }
+    // Never trust a total that disagrees with its parts.
+    u.totalTokens = std::min(u.promptTokens + u.completionTokens, 2 * kMaxTokens);
+    return u;
+}
+
+std::optional<TokenUsage> usageFromResponseBody(QByteArrayView body)
+{
+    const QJsonObject o = QJsonDocument::fromJson(body.toByteArray()).object();
+    if (o.value(QLatin1String("usage")).isObject()) {
+        return TokenUsage::fromJson(o.value(QLatin1String("usage")).toObject());
+    }
+    const QJsonObject response = o.value(QLatin1String("response")).toObject();
+    if (response.value(QLatin1String("usage")).isObject()) {
+        return TokenUsage::fromJson(response.value(QLatin1String("usage")).toObject());
+    }
+    return std::nullopt;
+}
+
+SseRelayFilter::SseRelayFilter(bool dropUsageChunk, qsizetype maxEventBytes)
+    : m_dropUsageChunk(dropUsageChunk), m_maxEventBytes(maxEventBytes)
+{
+}
+
+QByteArray SseRelayFilter::feed(QByteArrayView bytes, bool *ok)
+{
+    *ok = true;
+    m_pending.append(bytes);
+    QByteArray out;
+    qsizetype start = 0;
+    qsizetype keptFrom = 0; // start of the bytes to relay that are not in `out` yet
+    while (true) {
+        // Events end with a blank line; upstreams use \n\n (OpenAI) or \r\n\r\n.
+        qsizetype end = m_pending.indexOf("\n\n", start);
+        qsizetype sepLen = 2;
+        const qsizetype crlf = m_pending.indexOf("\r\n\r\n", start);
+        if (crlf >= 0 && (end < 0 || crlf < end)) {
+            end = crlf;
+            sepLen = 4;
+        }
+        if (end < 0) {
+            break;
+        }
+        if (!inspect(QByteArrayView(m_pending.constData() + start, end - start))) {
+            out.append(QByteArrayView(m_pending.constData() + keptFrom, start - keptFrom));
+            keptFrom = end + sepLen;
+        }
+        start = end + sepLen;
+    }
+    if (keptFrom == 0 && start == m_pending.size()) {
+        // Only whole events and none dropped (the common case): hand the buffer over, no copy.
+        return std::exchange(m_pending, QByteArray());
+    }
+    out.append(QByteArrayView(m_pending.constData() + keptFrom, start - keptFrom));
+    m_pending.remove(0, start);
+    if (m_pending.size() > m_maxEventBytes) {
+        *ok = false;
+    }
+    return out;
+}
+
+QByteArray SseRelayFilter::flush()
+{
+    QByteArray rest = std::exchange(m_pending, QByteArray());
+    if (!rest.isEmpty()) {
+        inspect(rest);
+    }
+    return rest;
+}
+
+bool SseRelayFilter::inspect(QByteArrayView event)
+{
+    ++m_events;
+    // Only events that can carry usage are parsed; the rest pass untouched.
+    if (!event.contains("\"usage\"")) {
+        if (event.contains("data: [DONE]")) {
+            m_sawDone = true;
+        }
+        return true;
+    }
+    // The data lines of the event, joined (SSE allows several).
+    QByteArray data;
+    qsizetype pos = 0;
+    while (pos < event.size()) {
+        qsizetype nl = event.indexOf('\n', pos);
+        if (nl < 0) {
+            nl = event.size();
+        }
+        QByteArrayView line = event.sliced(pos, nl - pos);
+        if (line.endsWith('\r')) {
+            line.chop(1);
+        }
+        if (line.startsWith("data:")) {
+            line = line.sliced(5);
+            if (line.startsWith(' ')) {
+                line = line.sliced(1);
+            }
+            if (!data.isEmpty()) {
+                data.append('\n');
+            }
+            data.append(line);
+        }
+        pos = nl + 1;
+    }
+    const QJsonObject o = QJsonDocument::fromJson(data).object();
+    QJsonObject usage = o.value(QLatin1String("usage")).toObject();
+    if (usage.isEmpty()) {
+        usage = o.value(QLatin1String("response")).toObject().value(QLatin1String("usage")).toObject();
+    }
+    if (!usage.isEmpty()) {
+        if (auto u = TokenUsage::fromJson(usage)) {
+            m_usage = u;
+        }
+    }
+    // The chunk OpenAI sends for include_usage: `choices` empty, `usage` set.
+    if (m_dropUsageChunk && !usage.isEmpty() && o.value(QLatin1String("choices")).isArray() &&
+        o.value(QLatin1String("choices")).toArray().isEmpty()) {
+        return false;
+    }
+    return true;
+}
+
+} // namespace llmpool::gateway

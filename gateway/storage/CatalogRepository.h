@@ -1,0 +1,68 @@
+#pragma once
+
+// CatalogRepository: reads the upstreams and models tables whole, as stored (upstream keys still
+// sealed: decrypting is the caller's business, storage never sees the encryption key). The data
+// plane builds its routing Catalog snapshot from this. Pure functions over a connection: call them
+// inside a Database job.
+
+#include "Money.h"
+#include "Result.h"
+
+#include <QJsonObject>
+#include <QString>
+#include <QStringList>
+
+#include <vector>
+
+class QSqlDatabase;
+
+namespace llmpool::gateway {
+
+struct UpstreamRow
+{
+    qint64 id = 0;
+    QString name;
+    QString kind;
+    QString apiBase;
+    QByteArray apiKeyStored; // sealed (see SecretBox); never log it
+    QString apiKeyFormat;    // "plain" | "aes-256-gcm"
+    QString apiKeyPreview;
+    int weight = 1;
+    bool enabled = true;
+    QStringList tags;
+    QString proxyUrl;
+    QJsonObject extra; // e.g. {"api_version": "2024-10-21"} for Azure
+};
+
+struct ModelRow
+{
+    qint64 id = 0;
+    QString name;
+    qint64 upstreamId = 0;
+    QString upstreamModel;
+    QStringList capabilities;
+    int weight = 1;
+    bool enabled = true;
+    Money inputPricePer1M;
+    Money cachedInputPricePer1M;
+    Money outputPricePer1M;
+    Money imagePrice;
+    Money speechPricePer1MChars;
+    Money transcriptionPricePerMinute;
+};
+
+struct CatalogRows
+{
+    std::vector<UpstreamRow> upstreams;
+    std::vector<ModelRow> models;
+};
+
+class CatalogRepository
+{
+public:
+    // Both tables in one REPEATABLE READ snapshot, so a model never refers to an upstream the same
+    // read does not see.
+    static Result<CatalogRows> loadAll(QSqlDatabase &db);
+};
+
+} // namespace llmpool::gateway
