@@ -3,6 +3,7 @@
 #include "cli/Command.h"
 
 #include <QCoreApplication>
+#include <QLoggingCategory>
 #include <QTextStream>
 
 #include <cstdio>
@@ -15,6 +16,10 @@ int main(int argc, char *argv[])
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("llmpool"));
     QCoreApplication::setApplicationVersion(QStringLiteral(LLMPOOL_VERSION));
+
+    // Command-line tools print their result and their errors, not the storage layer's chatter;
+    // `serve` turns informational logging back on. QT_LOGGING_RULES still overrides both.
+    QLoggingCategory::setFilterRules(QStringLiteral("llmpool.*.info=false"));
 
     QTextStream out(stdout);
     QTextStream err(stderr);

@@ -15,6 +15,7 @@
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QElapsedTimer>
+#include <QEventLoop>
 #include <QTimer>
 
 #include <algorithm>
@@ -43,9 +44,8 @@ const QByteArray kBody =
 
 struct Runner
 {
-    CurlMulti *multi;
+    CurlMulti *multi = nullptr;
     QByteArray url;
-    int streamEvents;
     qint64 started = 0;
     qint64 finished = 0;
     qint64 failures = 0;
@@ -127,7 +127,9 @@ int main(int argc, char **argv)
     const QByteArray url = "http://127.0.0.1:" + QByteArray::number(server.port()) + "/v1/chat/completions";
 
     const auto phase = [&](int c, qint64 n, const char *name) {
-        Runner runner{&multi, url, streamEvents};
+        Runner runner;
+        runner.multi = &multi;
+        runner.url = url;
         runner.target = n;
         runner.latenciesUs.reserve(size_t(n));
         QEventLoop loop;

@@ -2,6 +2,7 @@
 
 #include "cli/AdminCommands.h"
 #include "cli/MigrateCommand.h"
+#include "cli/OpenAiCommands.h"
 #include "cli/ServeCommand.h"
 
 #include <QCommandLineParser>
@@ -107,6 +108,7 @@ Cli::Cli()
 {
     m_root->add(std::make_unique<MigrateCommand>());
     m_root->add(std::make_unique<ServeCommand>());
+    m_root->add(makeOpenAiCommands());
     m_root->add(makeAdminCommands());
 }
 

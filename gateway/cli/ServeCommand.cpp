@@ -6,6 +6,7 @@
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
+#include <QLoggingCategory>
 
 namespace llmpool::gateway {
 
@@ -38,6 +39,7 @@ int ServeCommand::execute(const QStringList &args, CliContext &ctx)
         }
         config->server.bind = *address;
     }
+    QLoggingCategory::setFilterRules(QString());
     Log::install(config->telemetry.logFormat == TelemetryConfig::LogFormat::Json ? Log::Format::Json
                                                                                 : Log::Format::Text);
     for (const QString &warning : config->warnings) {

@@ -180,7 +180,6 @@ bool CurlMulti::add(detail::CurlTransfer *t)
 void CurlMulti::remove(detail::CurlTransfer *t)
 {
     t->owner = nullptr;
-    t->unpauseQueued = false;
     if (insideCurl()) {
         if (!t->removalQueued) {
             t->removalQueued = true;
@@ -218,6 +217,11 @@ void CurlMulti::recycle(detail::CurlTransfer *t)
     }
     t->body = QByteArray();
     t->owner = nullptr;
+    // No queue may keep a pointer to a handle that is pooled (and reused) or freed below.
+    if (t->addQueued)
+        std::erase(m_pendingAdds, t);
+    if (t->unpauseQueued)
+        std::erase(m_pendingUnpauses, t);
     t->addQueued = t->removalQueued = t->unpauseQueued = false;
     t->errorBuffer[0] = '\0';
     if (int(m_pool.size()) < m_options.maxPooledHandles) {
@@ -294,11 +298,14 @@ void CurlMulti::socketAction(int fd, int eventMask)
 
 void CurlMulti::runDeferred()
 {
+    // Swapped out so a resume() asked for during this round waits for the next iteration. Nothing is
+    // recycled inside the loop (removals asked for inside curl wait for afterCurl), so every entry
+    // stays valid; an aborted one has no owner any more.
     std::vector<detail::CurlTransfer *> unpauses;
     unpauses.swap(m_pendingUnpauses);
     for (detail::CurlTransfer *t : unpauses) {
         if (!t->unpauseQueued || !t->owner || !t->inMulti)
-            continue; // aborted (and maybe reused) since it was queued
+            continue;
         t->unpauseQueued = false;
         t->owner->beforeUnpause();
         // Paused data is handed to the write callback from inside this call (and may pause again).
@@ -313,22 +320,24 @@ void CurlMulti::afterCurl()
 {
     if (m_depth > 0)
         return;
-    // Removals first: curl drops the pending DONE message of a handle it removes.
+    // Removals first: curl drops the pending DONE message of a handle it removes, and recycling
+    // takes the handle out of the add queue. One entry at a time from the member queues, so no
+    // pointer outlives its handle.
     while (!m_pendingRemovals.empty() || !m_pendingAdds.empty()) {
-        std::vector<detail::CurlTransfer *> removals;
-        removals.swap(m_pendingRemovals);
-        for (detail::CurlTransfer *t : removals)
+        while (!m_pendingRemovals.empty()) {
+            detail::CurlTransfer *t = m_pendingRemovals.back();
+            m_pendingRemovals.pop_back();
             removeNow(t);
-        std::vector<detail::CurlTransfer *> adds;
-        adds.swap(m_pendingAdds);
-        for (detail::CurlTransfer *t : adds) {
-            if (!t->addQueued || !t->owner || t->inMulti)
-                continue;
+        }
+        while (!m_pendingAdds.empty()) {
+            detail::CurlTransfer *t = m_pendingAdds.front();
+            m_pendingAdds.erase(m_pendingAdds.begin());
             t->addQueued = false;
+            if (!t->owner || t->inMulti)
+                continue;
             if (!add(t)) {
-                UpstreamCall *owner = t->owner;
-                owner->failLater(UpstreamOutcome::Kind::ConnectFailed,
-                                 QStringLiteral("the upstream request could not be started"));
+                t->owner->failLater(UpstreamOutcome::Kind::ConnectFailed,
+                                    QStringLiteral("the upstream request could not be started"));
             }
         }
     }

@@ -5,6 +5,7 @@
 #include "ApiKeys.h"
 #include "Clock.h"
 #include "Jwt.h"
+#include "MockUpstream.h"
 #include "SharedServices.h"
 #include "cli/Command.h"
 #include "storage/Database.h"
@@ -362,6 +363,49 @@ private Q_SLOTS:
         QVERIFY(gateway.waitForFinished(15'000));
         QCOMPARE(gateway.exitStatus(), QProcess::NormalExit);
         QCOMPARE(gateway.exitCode(), 0);
+    }
+
+    void openaiDetectAndAdd()
+    {
+        test::MockUpstream mock;
+        QVERIFY(mock.start({"--api-key", "sk-upstream-secret-0001", "--models", "gpt-4o-mini,text-embed"}).ok());
+        const CliRun detected = run({"openai", "detect", "--api-key", "sk-upstream-secret-0001", "--api-base", mock.apiBase()});
+        QVERIFY2(detected.exitCode == 0, qPrintable(detected.err));
+        QVERIFY2(detected.out.contains(QStringLiteral("gpt-4o-mini")) && detected.out.contains(QStringLiteral("text-embed")),
+                 qPrintable(detected.out));
+        QVERIFY(detected.out.contains(QStringLiteral("yes")));
+        // Image generation is billable: never probed unless asked.
+        const auto images = mock.stats();
+        QVERIFY(images.ok());
+        QVERIFY2(!QJsonDocument(*images).toJson().contains("images/generations"), QJsonDocument(*images).toJson().constData());
+
+        const CliRun wrongKey = run({"openai", "detect", "--api-key", "sk-wrong", "--api-base", mock.apiBase()});
+        QCOMPARE(wrongKey.exitCode, 1);
+        QVERIFY(wrongKey.err.contains(QStringLiteral("401")));
+        QVERIFY(!wrongKey.err.contains(QStringLiteral("sk-wrong")));
+        QCOMPARE(run({"openai", "detect", "--api-base", mock.apiBase()}).exitCode, 2);
+        QCOMPARE(run({"openai", "detect", "--api-key", "k", "--api-base", "ftp://x"}).exitCode, 2);
+        QCOMPARE(run({"openai", "detect", "--api-key", "k", "--kind", "nope"}).exitCode, 2);
+
+        auto created = m_services->createDatabase();
+        QVERIFY(created.ok());
+        const QString url = *created;
+        const QString cfg = writeConfig(url, m_services->redisUrl(),
+                                        "[security]\nencryption_key = \"" + QByteArray(64, 'a') + "\"\n");
+        QCOMPARE(run({"migrate", "--config", cfg}).exitCode, 0);
+        const CliRun added = run({"openai", "add", "--config", cfg, "--name", "mock", "--api-key",
+                                  "sk-upstream-secret-0001", "--api-base", mock.apiBase()});
+        QVERIFY2(added.exitCode == 0, qPrintable(added.err));
+        QVERIFY2(added.out.contains(QStringLiteral("2 models, 2 enabled")), qPrintable(added.out));
+        // Encrypted at rest; only a masked preview is readable.
+        QCOMPARE(queryOne(url, QStringLiteral("SELECT api_key_format FROM upstreams")).toString(), QStringLiteral("aes-256-gcm"));
+        QCOMPARE(queryOne(url, QStringLiteral("SELECT api_key_preview FROM upstreams")).toString(), QStringLiteral("sk-u…0001"));
+        QCOMPARE(queryOne(url, QStringLiteral("SELECT count(*) FROM upstreams WHERE api_key_encrypted LIKE '%secret%'")).toInt(), 0);
+        QCOMPARE(queryOne(url, QStringLiteral("SELECT count(*) FROM models WHERE enabled AND 'chat' = ANY(capabilities)")).toInt(), 2);
+        const CliRun again = run({"openai", "add", "--config", cfg, "--name", "mock", "--api-key", "k", "--api-base",
+                                  mock.apiBase(), "--no-detect"});
+        QCOMPARE(again.exitCode, 1);
+        QVERIFY(again.err.contains(QStringLiteral("already exists")));
     }
 
     void serveNotReadyWithoutRedis()
