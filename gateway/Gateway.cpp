@@ -5,6 +5,7 @@
 #include "http/Router.h"
 #include "ops/OpsRoutes.h"
 #include "proxy/CatalogStore.h"
+#include "proxy/Invalidation.h"
 #include "proxy/KeyCache.h"
 #include "proxy/ProxyService.h"
 #include "usage/LogUsageSink.h"
@@ -36,12 +37,13 @@ Status Gateway::start()
     redisOptions.url = m_config.redis.url;
     m_redis = std::make_unique<RedisPool>(redisOptions);
 
-    // Until changes are announced over Redis, cached keys and the catalog are trusted for one
-    // second at most, which is the propagation promise of SPEC §9.
+    // Admin changes are announced over Redis (Invalidation); while that channel is down, cached
+    // keys and the catalog are trusted for one second at most, the propagation promise of SPEC §9.
     m_keys = std::make_unique<KeyCache>();
     m_catalog = std::make_unique<CatalogStore>(m_database.get(), SecretBox(m_config.security.encryptionKey));
     m_catalog->reload();
-    m_catalog->setReloadInterval(1'000);
+    m_invalidation = std::make_unique<Invalidation>(m_config.redis.url, m_keys.get(), m_catalog.get());
+    m_invalidation->start();
     m_usage = std::make_unique<LogUsageSink>();
     m_proxy = std::make_unique<ProxyService>(m_config, m_database.get(), m_keys.get(), m_catalog.get(), m_usage.get());
     m_proxy->startHealthProbes();
@@ -87,6 +89,7 @@ void Gateway::stop(int drainMs)
     }
     m_proxy.reset();
     m_usage.reset();
+    m_invalidation.reset();
     m_catalog.reset();
     m_keys.reset();
     m_redis.reset();

@@ -16,6 +16,7 @@ namespace llmpool::gateway {
 class CatalogStore;
 class Database;
 class HttpServer;
+class Invalidation;
 class KeyCache;
 class ProxyService;
 class RedisPool;
@@ -49,6 +50,7 @@ private:
     std::unique_ptr<RedisPool> m_redis;
     std::unique_ptr<KeyCache> m_keys;
     std::unique_ptr<CatalogStore> m_catalog;
+    std::unique_ptr<Invalidation> m_invalidation;
     std::unique_ptr<UsageSink> m_usage;
     std::unique_ptr<ProxyService> m_proxy;
     std::unique_ptr<HttpServer> m_http;
