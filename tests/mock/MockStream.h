@@ -12,6 +12,8 @@
 #include <QByteArray>
 #include <QList>
 
+#include <algorithm>
+
 namespace llmpool::test {
 
 struct MockStream
@@ -25,7 +27,6 @@ struct MockStream
     int dropAfter = -1;
     qint64 startMs = 0; // monotonic
     int next = 0;       // index of the next event to send
-    bool waitingForDrain = false;
 
     qint64 dueMs(int index) const
     {

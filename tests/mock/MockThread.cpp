@@ -92,7 +92,6 @@ void MockThread::pump(quint64 id)
     if (it == m_streams.end())
         return;
     MockStream &s = *it->second;
-    s.waitingForDrain = false;
     const qint64 now = nowMs();
     m_pumping = id;
     m_lostWhilePumping = false;
@@ -128,7 +127,6 @@ void MockThread::pump(quint64 id)
         return;
     }
     if (!below && s.dueMs(s.next) <= now) {
-        s.waitingForDrain = true;
         s.responder.onDrained(this, [this, id] { pump(id); });
         return;
     }

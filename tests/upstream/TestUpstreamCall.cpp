@@ -167,6 +167,7 @@ private slots:
     void manyConcurrent();
     void socketNumberReuseWithConnectionClose();
     void startAndAbortInsideCallbacks();
+    void queuedWorkDroppedOnAbort();
     void tlsVerified();
     void errorTextSanitised();
     void sanitize_data();
@@ -1027,6 +1028,48 @@ void TestUpstreamCall::startAndAbortInsideCallbacks()
     QCOMPARE(firstRec.status, 503);
     QCOMPARE(firstRec.finishedCount, 0);
     QVERIFY(firstRec.body.isEmpty());
+    QTRY_COMPARE(m_multi->stats().activeTransfers, 0);
+}
+
+void TestUpstreamCall::queuedWorkDroppedOnAbort()
+{
+    // Without a handle pool a recycled handle is freed at once: queued adds and unpauses of an
+    // aborted call must be dropped, not run against freed memory (ASan build checks this).
+    startServer();
+    CurlMulti::Options options;
+    options.maxPooledHandles = 0;
+    m_multi = std::make_unique<CurlMulti>(options);
+
+    // start() then abort() of another call, both inside a curl callback.
+    UpstreamCall first(get(url("/status?code=200")), m_multi.get());
+    UpstreamCall second(get(url("/status?code=200")), m_multi.get());
+    Recorder firstRec;
+    Recorder secondRec;
+    firstRec.attach(first);
+    secondRec.attach(second);
+    first.onResponseHead([&](int, const UpstreamHeaders &) {
+        second.start();
+        second.abort();
+    });
+    QVERIFY(run(first, firstRec));
+    QVERIFY2(firstRec.outcome.ok(), qPrintable(firstRec.outcome.message));
+    QCOMPARE(secondRec.finishedCount, 0);
+
+    // resume() then abort() before the deferred unpause runs.
+    UpstreamCall third(get(url("/pattern?size=100000")), m_multi.get());
+    Recorder thirdRec;
+    thirdRec.attach(third);
+    third.onBodyData([](QByteArrayView) { return false; });
+    third.start();
+    QTRY_VERIFY_WITH_TIMEOUT(third.isPaused(), 5000);
+    third.resume();
+    third.abort();
+    UpstreamCall fourth(get(url("/status?code=200")), m_multi.get()); // may get the freed address
+    Recorder fourthRec;
+    fourthRec.attach(fourth);
+    QVERIFY(run(fourth, fourthRec));
+    QVERIFY2(fourthRec.outcome.ok(), qPrintable(fourthRec.outcome.message));
+    QCOMPARE(thirdRec.finishedCount, 0);
     QTRY_COMPARE(m_multi->stats().activeTransfers, 0);
 }
 

@@ -1,0 +1,107 @@
+// The SSE relay: events pass through unchanged and in order whatever the chunking, usage is read
+// from chat and Responses streams, and the usage-only chunk is dropped only when the gateway asked
+// for it.
+
+#include "proxy/ResponseUsage.h"
+
+#include <QTest>
+
+using namespace llmpool::gateway;
+
+namespace {
+const QByteArray kChunk = R"(data: {"id":"c1","choices":[{"index":0,"delta":{"content":"Hi"}}],"usage":null})"
+                          "\n\n";
+const QByteArray kUsage = R"(data: {"id":"c1","choices":[],"usage":{"prompt_tokens":11,"completion_tokens":7,)"
+                          R"("total_tokens":18,"prompt_tokens_details":{"cached_tokens":4}}})"
+                          "\n\n";
+const QByteArray kDone = "data: [DONE]\n\n";
+} // namespace
+
+class TestSseRelayFilter : public QObject
+{
+    Q_OBJECT
+
+private:
+    // Feeds `stream` in pieces of `piece` bytes and returns what the client would get.
+    static QByteArray relay(SseRelayFilter &filter, const QByteArray &stream, int piece)
+    {
+        QByteArray out;
+        for (qsizetype i = 0; i < stream.size(); i += piece) {
+            bool ok = true;
+            out += filter.feed(QByteArrayView(stream).sliced(i, std::min<qsizetype>(piece, stream.size() - i)), &ok);
+            if (!ok) {
+                qFatal("filter refused");
+            }
+        }
+        return out + filter.flush();
+    }
+
+private Q_SLOTS:
+    void dropsInjectedUsageChunk_data()
+    {
+        QTest::addColumn<int>("piece");
+        for (int piece : {1, 3, 17, 64, 100000}) {
+            QTest::addRow("pieces of %d", piece) << piece;
+        }
+    }
+
+    void dropsInjectedUsageChunk()
+    {
+        QFETCH(int, piece);
+        SseRelayFilter filter(true);
+        const QByteArray out = relay(filter, kChunk + kChunk + kUsage + kDone, piece);
+        QCOMPARE(out, kChunk + kChunk + kDone);
+        QVERIFY(filter.usage().has_value());
+        QCOMPARE(filter.usage()->promptTokens, 11);
+        QCOMPARE(filter.usage()->completionTokens, 7);
+        QCOMPARE(filter.usage()->cachedTokens, 4);
+        QVERIFY(filter.sawDone());
+    }
+
+    void keepsUsageTheClientAskedFor()
+    {
+        SseRelayFilter filter(false);
+        const QByteArray stream = kChunk + kUsage + kDone;
+        QCOMPARE(relay(filter, stream, 5), stream);
+        QCOMPARE(filter.usage()->totalTokens, 18);
+    }
+
+    void responsesApiUsage()
+    {
+        SseRelayFilter filter(true);
+        const QByteArray completed = "event: response.completed\r\ndata: {\"type\":\"response.completed\",\"response\":"
+                                     "{\"usage\":{\"input_tokens\":9,\"output_tokens\":3,\"total_tokens\":12}}}\r\n\r\n";
+        QCOMPARE(relay(filter, completed, 7), completed); // not a chat chunk: never dropped
+        QCOMPARE(filter.usage()->promptTokens, 9);
+        QCOMPARE(filter.usage()->completionTokens, 3);
+    }
+
+    void untrustedNumbersAreClamped()
+    {
+        auto u = TokenUsage::fromJson({{"prompt_tokens", 1e30}, {"completion_tokens", -5}, {"total_tokens", 3}});
+        QVERIFY(u.has_value());
+        QCOMPARE(u->promptTokens, TokenUsage::kMaxTokens);
+        QCOMPARE(u->completionTokens, 0);
+        QCOMPARE(u->totalTokens, TokenUsage::kMaxTokens); // recomputed from the parts
+        QVERIFY(!TokenUsage::fromJson({{"prompt_tokens", "many"}}).has_value());
+    }
+
+    void oversizedEventIsRefused()
+    {
+        SseRelayFilter filter(true, 1024);
+        bool ok = true;
+        filter.feed(QByteArray(QByteArray("data: ") + QByteArray(2000, 'x')), &ok);
+        QVERIFY(!ok);
+    }
+
+    void nonStreamBody()
+    {
+        auto u = usageFromResponseBody(R"({"id":"x","usage":{"prompt_tokens":5,"total_tokens":5}})");
+        QVERIFY(u.has_value());
+        QCOMPARE(u->promptTokens, 5);
+        QVERIFY(!usageFromResponseBody("not json").has_value());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestSseRelayFilter)
+#include "TestSseRelayFilter.moc"
