@@ -40,6 +40,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <utility>
 
 namespace llmpool::gateway {
 
