@@ -14,5 +14,17 @@ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DLLMPOOL_WERROR=ON -DLLMPOOL_BUILD_TESTS=ON >/dev/null
 cmake --build "$BUILD_DIR" -j "$(nproc)"
 
+# The end-to-end suite's OpenAI SDK (tests/e2e): installed from the lock file, again only when
+# node_modules is missing or package-lock.json changed since the last install.
+E2E_DIR=tests/e2e
+if [[ -f $E2E_DIR/package-lock.json ]]; then
+    lock_sum=$(sha256sum "$E2E_DIR/package-lock.json" | cut -d' ' -f1)
+    stamp=$E2E_DIR/node_modules/.llmpool-lock-sha256
+    if [[ ! -d $E2E_DIR/node_modules || ! -f $stamp || $(cat "$stamp") != "$lock_sum" ]]; then
+        (cd "$E2E_DIR" && npm ci --no-audit --no-fund)
+        echo "$lock_sum" >"$stamp"
+    fi
+fi
+
 cd "$BUILD_DIR"
 ctest --output-on-failure --timeout 600 "$@"

@@ -460,7 +460,8 @@ void HttpConnection::respond(HttpExchange *exchange, int status, const HttpHeade
     finishExchange(close);
 }
 
-bool HttpConnection::beginStream(HttpExchange *exchange, int status, const HttpHeaders &headers, qint64 contentLength)
+bool HttpConnection::beginStream(HttpExchange *exchange, int status, const HttpHeaders &headers, qint64 contentLength,
+                                 bool flushHead)
 {
     HttpExchange *ex = activeExchange(exchange);
     if (!ex || ex->streaming)
@@ -484,7 +485,7 @@ bool HttpConnection::beginStream(HttpExchange *exchange, int status, const HttpH
         ex->forceClose = true;
         writeHead(status, headers, {}, -1, false, true);
     }
-    if (!m_inProcess)
+    if (!m_inProcess && flushHead)
         flush(); // headers go out at once (an SSE client waits for them)
     return m_phase != Phase::Dead;
 }

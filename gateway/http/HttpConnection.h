@@ -110,7 +110,8 @@ public:
     // HttpResponder's implementation.
     void respond(HttpExchange *exchange, int status, const HttpHeaders &headers, QByteArrayView contentType,
                  const QByteArray &body);
-    bool beginStream(HttpExchange *exchange, int status, const HttpHeaders &headers, qint64 contentLength);
+    bool beginStream(HttpExchange *exchange, int status, const HttpHeaders &headers, qint64 contentLength,
+                     bool flushHead);
     bool write(HttpExchange *exchange, const QByteArray &data);
     void end(HttpExchange *exchange);
     void abort(HttpExchange *exchange);

@@ -31,10 +31,10 @@ void HttpResponder::respond(int status, QByteArrayView contentType, const QByteA
         c->respond(m_exchange.get(), status, HttpHeaders(), contentType, body);
 }
 
-bool HttpResponder::beginStream(int status, const HttpHeaders &headers, qint64 contentLength)
+bool HttpResponder::beginStream(int status, const HttpHeaders &headers, qint64 contentLength, bool flushHead)
 {
     HttpConnection *c = m_exchange ? m_exchange->connection : nullptr;
-    return c && c->beginStream(m_exchange.get(), status, headers, contentLength);
+    return c && c->beginStream(m_exchange.get(), status, headers, contentLength, flushHead);
 }
 
 bool HttpResponder::write(const QByteArray &data)

@@ -54,7 +54,9 @@ public:
     // Starts a streamed response: chunked transfer encoding, or exactly `contentLength` bytes when
     // it is ≥ 0 (HTTP/1.0 clients get a close-delimited body). Returns false if the response had
     // already started or the connection is gone.
-    bool beginStream(int status, const HttpHeaders &headers, qint64 contentLength = -1);
+    // With `flushHead` false the head waits for the first write() or end(), so a small answer
+    // that arrives whole leaves in one send (a proxy relaying a non-streamed body).
+    bool beginStream(int status, const HttpHeaders &headers, qint64 contentLength = -1, bool flushHead = true);
     // Sends bytes at once (no buffering beyond the socket). Returns whether the bytes queued for
     // this client are below the high-water mark: on false, stop producing until onDrained fires.
     bool write(const QByteArray &data);

@@ -322,7 +322,9 @@ void ProxyExchange::onHead(int status, const UpstreamHeaders &headers)
         out.append({QByteArrayLiteral("cache-control"), QByteArrayLiteral("no-cache")});
     }
     m_event.status = status;
-    m_headSent = m_responder.beginStream(status, out, contentLength);
+    // An SSE head goes out at once (the client waits for it); any other head rides with the first
+    // body bytes, which for a non-streamed answer usually arrive in the same read: one send.
+    m_headSent = m_responder.beginStream(status, out, contentLength, m_sse);
     m_event.ttfbMs = m_clock.elapsed();
 }
 

@@ -117,6 +117,16 @@ Span findTopLevel(const QByteArray &s, QByteArrayView key, qsizetype *closingBra
 
 } // namespace
 
+QByteArrayView RequestBody::topLevelValue(const QByteArray &json, QByteArrayView key)
+{
+    qsizetype closing = -1;
+    const Span span = findTopLevel(json, key, &closing);
+    if (span.valueBegin < 0 || span.valueEnd > json.size()) {
+        return {};
+    }
+    return QByteArrayView(json.constData() + span.valueBegin, span.valueEnd - span.valueBegin);
+}
+
 QByteArray RequestBody::jsonString(const QString &text)
 {
     // QJsonDocument escapes exactly as JSON requires; wrap the string in an array and strip it.

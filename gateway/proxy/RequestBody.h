@@ -52,6 +52,11 @@ public:
                                                         QByteArrayView name);
     static QByteArray replaceRange(const QByteArray &body, qsizetype begin, qsizetype end, QByteArrayView with);
 
+    // The raw bytes of a top-level member's value (a view into `json`), or a null view. The text
+    // is scanned, not parsed: use it on JSON that is known to be well formed, or validate the
+    // value afterwards (a reply's `usage` object is parsed on its own).
+    static QByteArrayView topLevelValue(const QByteArray &json, QByteArrayView key);
+
     // Escapes a string as a JSON string literal (with quotes).
     static QByteArray jsonString(const QString &text);
 };

@@ -1,5 +1,7 @@
 #include "proxy/ResponseUsage.h"
 
+#include "proxy/RequestBody.h"
+
 #include <QJsonArray>
 #include <QJsonDocument>
 
@@ -50,9 +52,18 @@ std::optional<TokenUsage> TokenUsage::fromJson(const QJsonObject &usage)
     return u;
 }
 
-std::optional<TokenUsage> usageFromResponseBody(QByteArrayView body)
+std::optional<TokenUsage> usageFromResponseBody(const QByteArray &body)
 {
-    const QJsonObject o = QJsonDocument::fromJson(body.toByteArray()).object();
+    // Only the `usage` member is parsed, not the whole answer (which may carry megabytes of
+    // choices or embeddings).
+    const QByteArrayView usage = RequestBody::topLevelValue(body, "usage");
+    if (usage.startsWith('{')) {
+        const QJsonObject u = QJsonDocument::fromJson(usage.toByteArray()).object();
+        if (!u.isEmpty()) {
+            return TokenUsage::fromJson(u);
+        }
+    }
+    const QJsonObject o = QJsonDocument::fromJson(body).object();
     if (o.value(QLatin1String("usage")).isObject()) {
         return TokenUsage::fromJson(o.value(QLatin1String("usage")).toObject());
     }

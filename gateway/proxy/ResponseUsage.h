@@ -33,7 +33,7 @@ struct TokenUsage
 
 // The usage object of a complete (non-streamed) JSON response: top-level `usage`, or
 // `response.usage` (Responses API events).
-std::optional<TokenUsage> usageFromResponseBody(QByteArrayView body);
+std::optional<TokenUsage> usageFromResponseBody(const QByteArray &body);
 
 class SseRelayFilter
 {

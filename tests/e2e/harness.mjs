@@ -3,8 +3,8 @@
 //   const stack = await Stack.start({ file: import.meta.url });   // fresh database, config, migrate
 //   const mock = await stack.startMock({ name: 'm1' });            // llmpool-mock-openai on port 0
 //   await stack.startGateway();                                    // llmpool serve on port 0
-//   const up = await stack.addUpstream({ name: 'm1', apiBase: mock.apiBase, apiKey: mock.apiKey });
-//   await stack.addModel({ name: 'gpt-4o', upstreamId: up, upstreamModel: 'gpt-4o-mini' });
+//   await stack.seed({ upstreams: [{ name: 'm1', apiBase: mock.apiBase, apiKey: mock.apiKey }],
+//                      models: [{ name: 'gpt-4o', upstream: 'm1', upstreamModel: 'gpt-4o-mini' }] });
 //   const key = await stack.createKey('alice');
 //   await stack.waitForModels(key, ['gpt-4o']);                    // the catalog reload saw the rows
 //   after(() => stack.stop());
@@ -19,10 +19,11 @@
 // (waitFor).
 
 import { spawn, execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
@@ -279,8 +280,11 @@ export class Mock {
 
 export class Stack {
     // options.file: import.meta.url of the test file (names the database, the logs and the Redis db)
-    static async start({ file, upstream = {} } = {}) {
+    // options.upstream: [upstream] settings over the harness's fast defaults
+    // options.encrypt: configure [security] encryption_key and store upstream keys sealed with it
+    static async start({ file, upstream = {}, encrypt = false } = {}) {
         const stack = new Stack(file, upstream);
+        if (encrypt) stack.encryptionKey = randomBytes(32);
         try {
             await stack.init();
         } catch (error) {
@@ -353,6 +357,9 @@ export class Stack {
             '[upstream]',
             ...Object.entries(u).map(([k, v]) => `${k} = ${v}`),
             '',
+            '[security]',
+            `encryption_key = ${tomlString(this.encryptionKey ? this.encryptionKey.toString('hex') : '')}`,
+            '',
         ].join('\n'));
 
         await this.cli(['migrate']);
@@ -415,27 +422,52 @@ export class Stack {
         return this.url;
     }
 
-    gatewayLog(n = 40) {
-        return this.gateway ? this.gateway.tail(n) : '';
+    // Everything the gateway printed so far (its log file).
+    gatewayLog() {
+        const path = join(this.logDir, 'gateway.log');
+        return existsSync(path) ? readFileSync(path, 'utf8') : '';
     }
 
-    // Inserts an upstream row; returns its id.
-    async addUpstream({ name, kind = 'openai', apiBase, apiKey, weight = 1, enabled = true, extra = {} }) {
-        const id = await this.sql(
-            `INSERT INTO upstreams (name, kind, api_base, api_key_encrypted, api_key_format, weight, enabled, extra) `
-            + `VALUES (${sqlString(name)}, ${sqlString(kind)}, ${sqlString(apiBase)}, ${sqlString(apiKey)}, 'plain', `
-            + `${weight}, ${enabled}, ${sqlString(JSON.stringify(extra))}::jsonb) RETURNING id`);
-        return Number(id);
+    // Inserts catalog rows in one transaction (one psql run: seeding row by row costs a process
+    // and a login each). Models name their upstream by name. Returns { upstreamName: id }.
+    //   upstreams: [{ name, kind = 'openai', apiBase, apiKey, weight = 1, enabled = true, extra = {} }]
+    //   models:    [{ name, upstream, upstreamModel = name, capabilities = ALL_CAPABILITIES,
+    //                 weight = 1, enabled = true, inputPrice = 2.5, outputPrice = 10 }]
+    // Then announce the change: waitForModels() does, or catalogChanged().
+    async seed({ upstreams = [], models = [] }) {
+        const statements = [];
+        for (const u of upstreams) {
+            const [stored, format] = this.sealKey(u.apiKey ?? '');
+            statements.push(
+                'INSERT INTO upstreams (name, kind, api_base, api_key_encrypted, api_key_format, weight, enabled, extra) '
+                + `VALUES (${sqlString(u.name)}, ${sqlString(u.kind ?? 'openai')}, ${sqlString(u.apiBase)}, `
+                + `${sqlString(stored)}, ${sqlString(format)}, ${u.weight ?? 1}, ${u.enabled ?? true}, `
+                + `${sqlString(JSON.stringify(u.extra ?? {}))}::jsonb);`);
+        }
+        for (const m of models) {
+            statements.push(
+                'INSERT INTO models (name, upstream_id, upstream_model, capabilities, weight, enabled, '
+                + 'input_price_per_1m, output_price_per_1m) '
+                + `VALUES (${sqlString(m.name)}, (SELECT id FROM upstreams WHERE name = ${sqlString(m.upstream)}), `
+                + `${sqlString(m.upstreamModel ?? m.name)}, ${sqlArray(m.capabilities ?? ALL_CAPABILITIES)}, `
+                + `${m.weight ?? 1}, ${m.enabled ?? true}, ${m.inputPrice ?? 2.5}, ${m.outputPrice ?? 10});`);
+        }
+        statements.push('SELECT name || \'=\' || id FROM upstreams;');
+        const out = await this.sql(`BEGIN; ${statements.join(' ')} COMMIT;`);
+        return Object.fromEntries(out.split('\n').filter(Boolean).map((line) => {
+            const at = line.lastIndexOf('=');
+            return [line.slice(0, at), Number(line.slice(at + 1))];
+        }));
     }
 
-    async addModel({ name, upstreamId, upstreamModel = name, capabilities = ALL_CAPABILITIES, weight = 1,
-        enabled = true, inputPrice = 2.5, outputPrice = 10 }) {
-        const id = await this.sql(
-            `INSERT INTO models (name, upstream_id, upstream_model, capabilities, weight, enabled, `
-            + `input_price_per_1m, output_price_per_1m) VALUES (${sqlString(name)}, ${upstreamId}, `
-            + `${sqlString(upstreamModel)}, ${sqlArray(capabilities)}, ${weight}, ${enabled}, ${inputPrice}, `
-            + `${outputPrice}) RETURNING id`);
-        return Number(id);
+    // An upstream key as the gateway stores it (gateway/security/SecretBox.h): plaintext, or
+    // base64(12-byte nonce ‖ AES-256-GCM ciphertext ‖ 16-byte tag) under the configured key.
+    sealKey(plaintext) {
+        if (!this.encryptionKey || !plaintext) return [plaintext, 'plain'];
+        const nonce = randomBytes(12);
+        const cipher = createCipheriv('aes-256-gcm', this.encryptionKey, nonce);
+        const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+        return [Buffer.concat([nonce, body, cipher.getAuthTag()]).toString('base64'), 'aes-256-gcm'];
     }
 
     async createUser(name) {
@@ -455,10 +487,21 @@ export class Stack {
         return key;
     }
 
-    // Waits until GET /v1/models with `key` lists every name in `names` (the catalog is reloaded
-    // from the database every second).
+    // Announces a catalog change the way the admin API does (SPEC §9: every instance within 1 s):
+    // PUBLISH llmpool:invalidate catalog. Rows written with psql are not announced otherwise, and
+    // with the channel live the gateway's own reload is only a slow safety net.
+    async catalogChanged() {
+        await redisCommand(this.services, ['PUBLISH', 'llmpool:invalidate', 'catalog']);
+    }
+
+    // Announces the change and waits until GET /v1/models with `key` lists every name in `names`.
     async waitForModels(key, names, timeoutMs = 10_000) {
+        let announcedAt = 0;
         await waitFor(`the catalog to offer ${names.join(', ')}`, async () => {
+            if (Date.now() - announcedAt > 500) { // again, in case the subscriber was reconnecting
+                announcedAt = Date.now();
+                await this.catalogChanged();
+            }
             const response = await fetch(`${this.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
             if (!response.ok) return false;
             const ids = new Set((await response.json()).data.map((m) => m.id));
@@ -486,6 +529,39 @@ export class Stack {
 }
 
 export const ALL_CAPABILITIES = ['chat', 'completions', 'embeddings', 'images', 'speech', 'transcriptions', 'responses'];
+
+// One command over a fresh connection to the fixture's Redis (RESP, AUTH first); resolves with the
+// reply line.
+function redisCommand(services, args, timeoutMs = 5_000) {
+    const encode = (parts) => `*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`;
+    const commands = [];
+    if (services.REDIS_PASSWORD) commands.push(['AUTH', services.REDIS_PASSWORD]);
+    commands.push(args.map(String));
+    return new Promise((resolve, reject) => {
+        const socket = connect({ host: services.REDIS_HOST ?? '127.0.0.1', port: Number(services.REDIS_PORT) });
+        let buffer = '';
+        const lines = [];
+        const timer = setTimeout(() => { socket.destroy(); reject(new Error(`redis ${args[0]}: timed out`)); }, timeoutMs);
+        socket.setEncoding('utf8');
+        socket.on('connect', () => socket.write(commands.map(encode).join('')));
+        socket.on('data', (text) => {
+            buffer += text;
+            let at;
+            while ((at = buffer.indexOf('\r\n')) >= 0) {
+                lines.push(buffer.slice(0, at));
+                buffer = buffer.slice(at + 2);
+            }
+            if (lines.length >= commands.length) {
+                clearTimeout(timer);
+                socket.end();
+                const bad = lines.find((l) => l.startsWith('-'));
+                if (bad) reject(new Error(`redis ${args[0]}: ${bad}`));
+                else resolve(lines[lines.length - 1]);
+            }
+        });
+        socket.on('error', (error) => { clearTimeout(timer); reject(error); });
+    });
+}
 
 function hashString(s) {
     let h = 0;
