@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { NotFoundError, Stack, toFile } from './harness.mjs';
+import { APIUserAbortError, NotFoundError, Stack, toFile, waitFor } from './harness.mjs';
 
 const T = { timeout: 30_000 };
 const chat = (extra = {}) => ({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Say hello' }], ...extra });
@@ -41,7 +41,9 @@ before(async () => {
 
 after(async () => {
     const exit = await stack?.stop();
-    if (exit) assert.deepEqual(exit, { code: 0, signal: null }, 'the gateway exits 0 on SIGTERM');
+    if (!exit) return; // the start failed: that error is the one to see
+    assert.deepEqual(exit, { code: 0, signal: null }, 'the gateway exits 0 on SIGTERM');
+    stack.assertLogHasNoSecrets(assert);
 }, { timeout: 30_000 });
 
 // The last request the mock received, with its JSON body parsed.
@@ -141,6 +143,17 @@ test('chat stream with include_usage: the usage chunk arrives last', T, async ()
 
     const last = await lastRequest(m1);
     assert.deepEqual(last.json.stream_options, { include_usage: true });
+});
+
+test('chat stream with include_usage: false is treated like no stream_options', T, async () => {
+    const stream = await client.chat.completions.create(
+        chat({ stream: true, stream_options: { include_usage: false } }));
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    assert.ok(chunks.length >= 3);
+    assert.ok(chunks.every((c) => c.usage == null && c.choices.length === 1), 'no usage chunk');
+    const last = await lastRequest(m1);
+    assert.deepEqual(last.json.stream_options, { include_usage: true }, 'the upstream was asked for usage');
 });
 
 test('streams are relayed as they arrive, not buffered (SSE and binary)', T, async () => {
@@ -251,6 +264,33 @@ test('audio.transcriptions.create: multipart upload relayed, model rewritten ins
     assertCleanUpstreamHeaders(last.headers, m1);
 });
 
+test('a large upload (3 MB) is relayed whole', T, async () => {
+    const audio = Buffer.alloc(3 * 1024 * 1024, 'llmpool-e2e-');
+    const result = await client.audio.transcriptions.create({
+        file: await toFile(audio, 'long.mp3', { type: 'audio/mpeg' }), model: 'gpt-4o', response_format: 'json' });
+    assert.match(result.text, /\S/);
+    const last = await lastRequest(m1);
+    assert.equal(last.body_bytes, Number(last.headers['content-length']));
+    assert.ok(last.body_bytes > audio.length);
+    assert.ok(last.body.includes(audio.toString('latin1')), 'the file arrived intact');
+});
+
+test('a client that leaves before the first byte: the upstream request is dropped', T, async () => {
+    const before = await m1.stats();
+    const controller = new AbortController();
+    const pending = client.chat.completions.create(chat(), { signal: controller.signal, headers: { 'x-mock-hang': '1' } })
+        .then(() => null, (e) => e);
+    await waitFor('the upstream to hold the request', async () => (await m1.stats()).hanging > before.hanging);
+    controller.abort();
+    const aborted = await pending;
+    assert.ok(aborted instanceof APIUserAbortError, `the SDK call ended with ${aborted}`);
+    // Well before first_byte_timeout_ms (5 s): the gateway closed its upstream connection.
+    const started = Date.now();
+    await waitFor('the upstream to see the request go', async () => (await m1.stats()).hanging === before.hanging,
+        { timeoutMs: 3_000 });
+    assert.ok(Date.now() - started < 3_000);
+});
+
 test('responses.create: non-streaming and streaming', T, async () => {
     const response = await client.responses.create({ model: 'gpt-4o', input: 'Say hello' });
     assert.equal(response.object, 'response');
@@ -268,8 +308,13 @@ test('responses.create: non-streaming and streaming', T, async () => {
     assert.equal(types[0], 'response.created');
     assert.equal(types.at(-1), 'response.completed');
     const deltas = events.filter((e) => e.type === 'response.output_text.delta').map((e) => e.delta).join('');
-    assert.equal(deltas, events.at(-1).response.output_text ?? response.output_text);
+    const completed = events.at(-1).response;
+    assert.equal(completed.status, 'completed');
+    const finalText = completed.output.flatMap((item) => item.content ?? [])
+        .filter((part) => part.type === 'output_text').map((part) => part.text).join('');
+    assert.equal(deltas, finalText, 'the deltas add up to the final text');
     assert.equal(deltas, response.output_text);
+    assert.ok(completed.usage.total_tokens > 0);
     const lastStream = await lastRequest(m1);
     assert.equal(lastStream.json.stream, true);
     assert.equal(lastStream.json.stream_options, undefined, 'stream_options is only added for chat');

@@ -14,6 +14,7 @@ const CHAT = { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] };
 
 let stack;
 let m1;
+let wrongKey; // its upstream row carries a key this mock refuses
 let limitA; // both answer 429 to everything
 let limitB;
 let key;
@@ -22,26 +23,33 @@ let limitedKey;
 before(async () => {
     stack = await Stack.start({ file: import.meta.url });
     m1 = await stack.startMock({ name: 'm1' });
+    wrongKey = await stack.startMock({ name: 'wrong-key' });
     limitA = await stack.startMock({ name: 'limit-a', args: ['--status', '429'] });
     limitB = await stack.startMock({ name: 'limit-b', args: ['--status', '429'] });
     await stack.startGateway();
     await stack.seed({
-        upstreams: [m1, limitA, limitB].map((m) => ({ name: m.name, apiBase: m.apiBase, apiKey: m.apiKey })),
+        upstreams: [
+            ...[m1, limitA, limitB].map((m) => ({ name: m.name, apiBase: m.apiBase, apiKey: m.apiKey })),
+            { name: 'wrong-key', apiBase: wrongKey.apiBase, apiKey: 'sk-upstream-not-the-right-one-1234' },
+        ],
         models: [
             { name: 'gpt-4o', upstream: 'm1', upstreamModel: 'gpt-4o-mini' },
             { name: 'other', upstream: 'm1', upstreamModel: 'gpt-4o' },
             { name: 'limited', upstream: 'limit-a', upstreamModel: 'gpt-4o-mini' },
             { name: 'limited', upstream: 'limit-b', upstreamModel: 'gpt-4o-mini' },
+            { name: 'refused-creds', upstream: 'wrong-key', upstreamModel: 'gpt-4o-mini' },
         ],
     });
     key = await stack.createKey('alice');
     limitedKey = await stack.createKey('bob', { allowedModels: ['gpt-4o'] });
-    await stack.waitForModels(key, ['gpt-4o', 'other', 'limited']);
+    await stack.waitForModels(key, ['gpt-4o', 'other', 'limited', 'refused-creds']);
 }, { timeout: 60_000 });
 
 after(async () => {
     const exit = await stack?.stop();
-    if (exit) assert.deepEqual(exit, { code: 0, signal: null }, 'the gateway exits 0 on SIGTERM');
+    if (!exit) return; // the start failed: that error is the one to see
+    assert.deepEqual(exit, { code: 0, signal: null }, 'the gateway exits 0 on SIGTERM');
+    stack.assertLogHasNoSecrets(assert);
 }, { timeout: 30_000 });
 
 function post(path, { headers = {}, body = CHAT, raw } = {}) {
@@ -54,7 +62,7 @@ function post(path, { headers = {}, body = CHAT, raw } = {}) {
 
 // The answer must not show any credential: the client's keys or an upstream's.
 function assertNoSecrets(text) {
-    for (const secret of [key, limitedKey, m1.apiKey, limitA.apiKey, limitB.apiKey]) {
+    for (const secret of stack.secrets) {
         assert.ok(!text.includes(secret), 'a secret appears in the answer');
     }
 }
@@ -181,6 +189,30 @@ test('429 from every upstream: 502 naming the last status, both upstreams tried'
     assertErrorShape(assert, JSON.parse(text));
     assertNoSecrets(text);
 });
+
+test("an upstream's own 4xx answer is relayed as is, without failover", T, async () => {
+    const before = await m1.count('/v1/chat/completions');
+    const error = await stack.client(key).chat.completions.create(CHAT, { headers: { 'x-mock-status': '400' } })
+        .then(() => null, (e) => e);
+    assert.ok(error instanceof BadRequestError, `got ${error}`);
+    assert.equal(error.status, 400);
+    assert.equal(error.type, 'invalid_request_error');
+    assert.match(error.headers.get('x-llmpool-request-id') ?? '', /^req_/);
+    assert.equal(await m1.count('/v1/chat/completions'), before + 1, 'tried once');
+});
+
+test("an upstream refusing the gateway's credentials: 502, its answer (with a masked key) not relayed", T,
+    async () => {
+        const response = await post('/v1/chat/completions', { headers: { authorization: `Bearer ${key}` },
+            body: { ...CHAT, model: 'refused-creds' } });
+        assert.equal(response.status, 502);
+        const text = await response.text();
+        const body = JSON.parse(text);
+        assertErrorShape(assert, body, { type: 'upstream_error' });
+        assertNoSecrets(text);
+        assert.doesNotMatch(text, /Incorrect API key/, "the upstream's message is not passed on");
+        assert.equal((await wrongKey.stats()).auth_failures, 1);
+    });
 
 test('unknown routes answer 404 in the same shape', T, async () => {
     const response = await post('/v1/chat/nope', { headers: { authorization: `Bearer ${key}` } });

@@ -301,6 +301,7 @@ export class Stack {
         this.mocks = [];
         this.gateway = null;
         this.databaseCreated = false;
+        this.secrets = new Set(); // client and upstream keys: never in a response or a log line
     }
 
     async init() {
@@ -310,7 +311,8 @@ export class Stack {
         this.services = readServicesFile(requiredEnv('LLMPOOL_TEST_SERVICES_FILE'));
 
         this.dir = mkdtempSync(join(tmpdir(), `llmpool-e2e-${this.label}-`));
-        this.logDir = process.env.LLMPOOL_E2E_LOG_DIR ? join(process.env.LLMPOOL_E2E_LOG_DIR, this.label) : join(this.dir, 'logs');
+        // Kept after stop(), for a look at a failure: <build>/tests/e2e/logs/<file>/ under ctest.
+        this.logDir = join(process.env.LLMPOOL_E2E_LOG_DIR ?? join(tmpdir(), 'llmpool-e2e-logs'), this.label);
         rmSync(this.logDir, { recursive: true, force: true });
         mkdirSync(this.logDir, { recursive: true });
 
@@ -398,8 +400,9 @@ export class Stack {
         }
     }
 
-    async startMock({ name, apiKey = `sk-upstream-${name}-${randomBytes(6).toString('hex')}`, args = [] } = {}) {
-        name ??= `mock${this.mocks.length + 1}`;
+    // Starts llmpool-mock-openai (flags: tests/mock/MockOpenAiMain.cpp, e.g. ['--status', '500']).
+    async startMock({ name = `mock${this.mocks.length + 1}`, apiKey, args = [] } = {}) {
+        apiKey ??= `sk-upstream-${name}-${randomBytes(6).toString('hex')}`;
         const child = new Child(`mock-${name}`, this.mockBin,
             ['--port', '0', '--threads', '1', '--api-key', apiKey, '--name', name, '--die-with-parent', ...args],
             { env: childEnv(), logDir: this.logDir });
@@ -428,6 +431,15 @@ export class Stack {
         return existsSync(path) ? readFileSync(path, 'utf8') : '';
     }
 
+    // SPEC §3: secrets never appear in logs. Call after stop(), when the log is complete.
+    assertLogHasNoSecrets(assert) {
+        const log = this.gatewayLog();
+        assert.ok(log.includes('listening on'), 'the gateway log was captured');
+        for (const secret of this.secrets) {
+            assert.ok(!log.includes(secret), `a secret (${secret.slice(0, 8)}…) appears in the gateway log`);
+        }
+    }
+
     // Inserts catalog rows in one transaction (one psql run: seeding row by row costs a process
     // and a login each). Models name their upstream by name. Returns { upstreamName: id }.
     //   upstreams: [{ name, kind = 'openai', apiBase, apiKey, weight = 1, enabled = true, extra = {} }]
@@ -437,6 +449,7 @@ export class Stack {
     async seed({ upstreams = [], models = [] }) {
         const statements = [];
         for (const u of upstreams) {
+            if (u.apiKey) this.secrets.add(u.apiKey);
             const [stored, format] = this.sealKey(u.apiKey ?? '');
             statements.push(
                 'INSERT INTO upstreams (name, kind, api_base, api_key_encrypted, api_key_format, weight, enabled, extra) '
@@ -479,6 +492,7 @@ export class Stack {
         if (!(await this.sql(`SELECT 1 FROM users WHERE name = ${sqlString(user)}`))) await this.createUser(user);
         const key = (await this.cli(['admin', 'create-api-key', user, '--name', keyName])).trim();
         if (!/^sk-lp-\S+$/.test(key)) throw new Error(`create-api-key printed ${JSON.stringify(key)}`);
+        this.secrets.add(key);
         if (allowedModels) {
             // Before the key's first use, so no cache holds the old row.
             await this.sql(`UPDATE api_keys SET allowed_models = ${sqlArray(allowedModels)} `
