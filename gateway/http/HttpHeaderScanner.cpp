@@ -1,34 +1,14 @@
 #include "http/HttpHeaderScanner.h"
 
+#include "HttpToken.h"
+
 namespace llmpool::gateway {
 
 namespace {
 
-// RFC 9110 tchar: the only bytes allowed in a field name (and a method).
 constexpr bool isTchar(unsigned char c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-        return true;
-    default:
-        return false;
-    }
+    return isHttpTokenChar(c);
 }
 
 struct TcharTable

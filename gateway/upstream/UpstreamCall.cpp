@@ -1,5 +1,7 @@
 #include "upstream/UpstreamCall.h"
 
+#include "HttpToken.h"
+
 #include "Log.h"
 #include "upstream/CurlMulti.h"
 #include "upstream/CurlTransfer.h"
@@ -24,28 +26,7 @@ bool equalsIgnoreCase(QByteArrayView a, QByteArrayView b)
 
 bool isTokenChar(char c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-        return true;
-    default:
-        return false;
-    }
+    return isHttpTokenChar(static_cast<unsigned char>(c));
 }
 
 bool isToken(QByteArrayView s)
