@@ -41,7 +41,10 @@ Status Gateway::start()
     // keys and the catalog are trusted for one second at most, the propagation promise of SPEC §9.
     m_keys = std::make_unique<KeyCache>();
     m_catalog = std::make_unique<CatalogStore>(m_database.get(), SecretBox(m_config.security.encryptionKey));
-    m_catalog->reload();
+    if (auto loaded = m_catalog->loadNow(); !loaded) {
+        qCWarning(lcProxy).noquote() << "catalog not loaded yet (retrying in the background):" << loaded.error().message;
+        m_catalog->reload();
+    }
     m_invalidation = std::make_unique<Invalidation>(m_config.redis.url, m_keys.get(), m_catalog.get());
     m_invalidation->start();
     m_usage = std::make_unique<LogUsageSink>();

@@ -44,16 +44,41 @@ void CatalogStore::reload()
             m_loading = false;
             if (loaded) {
                 publish(std::move(*loaded));
+                m_loaded.store(true, std::memory_order_release);
                 Q_EMIT reloaded();
             } else {
                 qCWarning(lcProxy).noquote() << "catalog reload failed, keeping the previous one:"
                                              << loaded.error().message;
+                if (!isLoaded()) {
+                    QTimer::singleShot(1'000, this, &CatalogStore::reload);
+                }
             }
             if (std::exchange(m_again, false)) {
                 reload();
             }
         },
         JobRetry::Idempotent);
+}
+
+Status CatalogStore::loadNow()
+{
+    const SecretBox secrets = m_secrets;
+    auto loaded = m_database->runSync(
+        [secrets](QSqlDatabase &db) -> Result<std::shared_ptr<const Catalog>> {
+            auto rows = CatalogRepository::loadAll(db);
+            if (!rows) {
+                return rows.takeError();
+            }
+            return build(*rows, secrets);
+        },
+        JobRetry::Idempotent);
+    if (!loaded) {
+        return loaded.takeError();
+    }
+    publish(std::move(*loaded));
+    m_loaded.store(true, std::memory_order_release);
+    Q_EMIT reloaded();
+    return Ok{};
 }
 
 std::shared_ptr<const Catalog> CatalogStore::build(const CatalogRows &rows, const SecretBox &secrets)

@@ -37,8 +37,14 @@ public:
     void publish(std::shared_ptr<const Catalog> catalog);
 
     // Loads the catalog again in the background. Calls made while a load runs are folded into
-    // one more load after it, so a burst of admin changes costs at most two loads.
+    // one more load after it, so a burst of admin changes costs at most two loads. Until a first
+    // load has succeeded, a failed one is retried every second whatever the reload interval.
     void reload();
+    // The first load, blocking (main thread, before the event loop serves requests), so that a
+    // freshly started gateway does not answer "unknown model" for models it has. A failure is
+    // returned and left to the background retries.
+    Status loadNow();
+    bool isLoaded() const { return m_loaded.load(std::memory_order_acquire); }
     void setReloadInterval(int ms);
 
     // Converts stored rows; rows that cannot be used (unknown kind, undecryptable key) are
@@ -54,6 +60,7 @@ private:
     std::atomic<std::shared_ptr<const Catalog>> m_current;
     QTimer m_timer;
     bool m_loading = false;
+    std::atomic<bool> m_loaded{false};
     bool m_again = false;
 };
 
