@@ -16,10 +16,10 @@ struct Error
 {
     // OpenAI-style classification used in `{"error":{"message","type","param","code"}}`.
     QString type = QStringLiteral("server_error");
-    QString code;        // stable machine code, e.g. "invalid_json", "config_invalid"
+    QString code; // stable machine code, e.g. "invalid_json", "config_invalid"
     int httpStatus = 500;
-    QString message;     // human text; never contains a secret
-    QString param;       // the offending field / key, if any
+    QString message; // human text; never contains a secret
+    QString param;   // the offending field / key, if any
 
     static Error invalidRequest(QString code, QString message, QString param = {})
     {
@@ -45,8 +45,7 @@ struct Error
     }
 };
 
-template<typename T>
-class [[nodiscard]] Result
+template <typename T> class [[nodiscard]] Result
 {
 public:
     Result(T value) : m_v(std::in_place_index<0>, std::move(value)) {}

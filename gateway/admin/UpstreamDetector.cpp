@@ -69,7 +69,9 @@ Result<QStringList> UpstreamDetector::parseModelList(QByteArrayView body)
     const QJsonDocument doc = QJsonDocument::fromJson(body.toByteArray());
     const QJsonValue data = doc.object().value(QLatin1String("data"));
     if (!data.isArray()) {
-        return Error{QStringLiteral("upstream_error"), QStringLiteral("upstream_invalid_model_list"), 502,
+        return Error{QStringLiteral("upstream_error"),
+                     QStringLiteral("upstream_invalid_model_list"),
+                     502,
                      QStringLiteral("the upstream's model list is not in OpenAI's format (no \"data\" array)"),
                      {}};
     }
@@ -116,7 +118,9 @@ void UpstreamDetector::run(Done done, bool listOnly)
             return;
         }
         if (outcome.httpStatus < 200 || outcome.httpStatus >= 300) {
-            finish(Error{QStringLiteral("upstream_error"), QStringLiteral("upstream_error"), 502,
+            finish(Error{QStringLiteral("upstream_error"),
+                         QStringLiteral("upstream_error"),
+                         502,
                          QStringLiteral("listing the upstream's models answered HTTP %1%2")
                              .arg(outcome.httpStatus)
                              .arg(outcome.httpStatus == 401 || outcome.httpStatus == 403
@@ -265,7 +269,7 @@ QString UpstreamDetector::table(const DetectionResult &result)
     for (const DetectedModel &m : result.models) {
         QString line = m.id.leftJustified(width + 2);
         for (Capability c : kAllCapabilities) {
-            const QString cell = !(m.probed & c) ? QStringLiteral("-")
+            const QString cell = !(m.probed & c)        ? QStringLiteral("-")
                                  : (m.capabilities & c) ? QStringLiteral("yes")
                                                         : QStringLiteral("no");
             line += cell.leftJustified(capabilityName(c).size() + 2);

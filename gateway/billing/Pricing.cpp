@@ -29,12 +29,9 @@ Result<Money> Pricing::cost(const ModelPrices &prices, const BillableUsage &usag
         qint64 factor; // kDenominator / the unit's own denominator
     };
     const Term terms[] = {
-        {prices.inputPer1M, usage.promptTokens - cached, 3},
-        {prices.cachedInputPer1M, cached, 3},
-        {prices.outputPer1M, usage.completionTokens, 3},
-        {prices.perImage, usage.images, kDenominator},
-        {prices.speechPer1MChars, usage.characters, 3},
-        {prices.transcriptionPerMinute, usage.audioMillis, 50},
+        {prices.inputPer1M, usage.promptTokens - cached, 3}, {prices.cachedInputPer1M, cached, 3},
+        {prices.outputPer1M, usage.completionTokens, 3},     {prices.perImage, usage.images, kDenominator},
+        {prices.speechPer1MChars, usage.characters, 3},      {prices.transcriptionPerMinute, usage.audioMillis, 50},
     };
     // Quantities are clamped far below 2^40 by the callers and prices are checked here, so each
     // product fits in 128 bits; the sum is checked against Money's range by fromNanos128.

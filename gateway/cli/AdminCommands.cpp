@@ -13,29 +13,19 @@ namespace llmpool::gateway {
 
 namespace {
 
-// A one-connection pool for a command-line tool: runSync() from the main thread is its intended use.
-Result<std::unique_ptr<Database>> openDatabase(const Config &config)
-{
-    DatabaseOptions options;
-    options.url = config.database.url;
-    options.poolSize = 1;
-    options.applicationName = QStringLiteral("llmpool-cli");
-    auto db = std::make_unique<Database>(options);
-    if (auto started = db->start(); !started) {
-        return started.takeError();
-    }
-    return db;
-}
-
 class CreateUserCommand : public Command
 {
 public:
-    CreateUserCommand() : Command(QStringLiteral("create-user"), QStringLiteral("Create a user (account) with an empty wallet.")) {}
+    CreateUserCommand()
+        : Command(QStringLiteral("create-user"), QStringLiteral("Create a user (account) with an empty wallet."))
+    {
+    }
 
     int execute(const QStringList &args, CliContext &ctx) override
     {
         QCommandLineParser parser;
-        const QCommandLineOption name(QStringLiteral("name"), QStringLiteral("Unique user name (prompted for when absent)."),
+        const QCommandLineOption name(QStringLiteral("name"),
+                                      QStringLiteral("Unique user name (prompted for when absent)."),
                                       QStringLiteral("NAME"));
         const QCommandLineOption email(QStringLiteral("email"), QStringLiteral("Optional e-mail address."),
                                        QStringLiteral("EMAIL"));
@@ -65,7 +55,7 @@ public:
             return ctx.fail(config.error());
         }
         newUser.currency = config->billing.currency;
-        auto db = openDatabase(*config);
+        auto db = openCliDatabase(*config, QStringLiteral("llmpool-cli"));
         if (!db) {
             return ctx.fail(db.error());
         }
@@ -110,7 +100,7 @@ public:
         if (!config) {
             return ctx.fail(config.error());
         }
-        auto db = openDatabase(*config);
+        auto db = openCliDatabase(*config, QStringLiteral("llmpool-cli"));
         if (!db) {
             return ctx.fail(db.error());
         }
@@ -191,7 +181,8 @@ public:
 
 std::unique_ptr<CommandGroup> makeAdminCommands()
 {
-    auto group = std::make_unique<CommandGroup>(QStringLiteral("admin"), QStringLiteral("Administrative tasks run against the database."));
+    auto group = std::make_unique<CommandGroup>(QStringLiteral("admin"),
+                                                QStringLiteral("Administrative tasks run against the database."));
     group->add(std::make_unique<CreateUserCommand>());
     group->add(std::make_unique<CreateApiKeyCommand>());
     group->add(std::make_unique<CreateJwtTokenCommand>());

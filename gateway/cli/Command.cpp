@@ -4,6 +4,7 @@
 #include "cli/MigrateCommand.h"
 #include "cli/OpenAiCommands.h"
 #include "cli/ServeCommand.h"
+#include "storage/Database.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
@@ -25,6 +26,21 @@ int CliContext::usage(const QString &message) const
 {
     err << "llmpool: " << message << Qt::endl;
     return ExitUsage;
+}
+
+Result<std::unique_ptr<Database>> openCliDatabase(const Config &config, const QString &applicationName,
+                                                  int statementTimeoutMs)
+{
+    DatabaseOptions options;
+    options.url = config.database.url;
+    options.poolSize = 1;
+    options.statementTimeoutMs = statementTimeoutMs;
+    options.applicationName = applicationName;
+    auto db = std::make_unique<Database>(options);
+    if (auto started = db->start(); !started) {
+        return started.takeError();
+    }
+    return db;
 }
 
 Command::Command(QString name, QString summary) : m_name(std::move(name)), m_summary(std::move(summary)) {}
@@ -84,8 +100,7 @@ int CommandGroup::execute(const QStringList &args, CliContext &ctx)
 {
     const QString path = QStringLiteral("llmpool") + (name().isEmpty() ? QString() : QLatin1Char(' ') + args.value(0));
     const QString sub = args.value(1);
-    if (sub.isEmpty() || sub == QLatin1String("--help") || sub == QLatin1String("-h") ||
-        sub == QLatin1String("help")) {
+    if (sub.isEmpty() || sub == QLatin1String("--help") || sub == QLatin1String("-h") || sub == QLatin1String("help")) {
         (sub.isEmpty() ? ctx.err : ctx.out) << helpText(path);
         (sub.isEmpty() ? ctx.err : ctx.out).flush();
         return sub.isEmpty() ? ExitUsage : ExitOk;

@@ -20,6 +20,8 @@ class QCommandLineParser;
 
 namespace llmpool::gateway {
 
+class Database;
+
 enum ExitCode : int {
     ExitOk = 0,
     ExitFailure = 1, // the command ran and failed (database down, user unknown, …)
@@ -40,6 +42,11 @@ struct CliContext
     int fail(const Error &error) const;
     int usage(const QString &message) const;
 };
+
+// A one-connection pool for a command-line tool, started; runSync() from the main thread is its
+// intended use. `statementTimeoutMs` 0 lifts the server-side limit (migrations may run long).
+Result<std::unique_ptr<Database>> openCliDatabase(const Config &config, const QString &applicationName,
+                                                  int statementTimeoutMs = 30'000);
 
 class Command
 {

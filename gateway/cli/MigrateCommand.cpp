@@ -40,16 +40,11 @@ int MigrateCommand::execute(const QStringList &args, CliContext &ctx)
         return ctx.fail(files.error());
     }
 
-    DatabaseOptions options;
-    options.url = config->database.url;
-    options.poolSize = 1;
-    options.statementTimeoutMs = 0;
-    options.applicationName = QStringLiteral("llmpool-migrate");
-    Database db(options);
-    if (auto started = db.start(); !started) {
-        return ctx.fail(started.error());
+    auto db = openCliDatabase(*config, QStringLiteral("llmpool-migrate"), 0);
+    if (!db) {
+        return ctx.fail(db.error());
     }
-    auto applied = db.runSync([&](QSqlDatabase &conn) { return migrator.migrate(conn); });
+    auto applied = (*db)->runSync([&](QSqlDatabase &conn) { return migrator.migrate(conn); });
     if (!applied) {
         return ctx.fail(applied.error());
     }

@@ -15,7 +15,8 @@ namespace {
 
 struct UpstreamFlags
 {
-    QCommandLineOption apiKey{QStringLiteral("api-key"), QStringLiteral("The upstream's API key."), QStringLiteral("KEY")};
+    QCommandLineOption apiKey{QStringLiteral("api-key"), QStringLiteral("The upstream's API key."),
+                              QStringLiteral("KEY")};
     QCommandLineOption apiBase{QStringLiteral("api-base"),
                                QStringLiteral("Base URL, e.g. https://api.openai.com/v1 (default: the kind's)."),
                                QStringLiteral("URL")};
@@ -26,7 +27,10 @@ struct UpstreamFlags
     QCommandLineOption probeImages{QStringLiteral("probe-images"),
                                    QStringLiteral("Also probe image generation (a billable call).")};
 
-    void addTo(QCommandLineParser &parser) const { parser.addOptions({apiKey, apiBase, kind, apiVersion, probeImages}); }
+    void addTo(QCommandLineParser &parser) const
+    {
+        parser.addOptions({apiKey, apiBase, kind, apiVersion, probeImages});
+    }
 
     // Validated detector options, or the usage message.
     Result<DetectorOptions> read(const QCommandLineParser &parser) const
@@ -34,13 +38,15 @@ struct UpstreamFlags
         DetectorOptions o;
         const auto k = parseUpstreamKind(parser.value(kind));
         if (!k) {
-            return Error::invalidRequest(QStringLiteral("usage"),
-                                         QStringLiteral("--kind must be one of openai, azure, openrouter, dashscope, ark"));
+            return Error::invalidRequest(
+                QStringLiteral("usage"),
+                QStringLiteral("--kind must be one of openai, azure, openrouter, dashscope, ark"));
         }
         o.kind = *k;
         auto base = UpstreamTarget::resolveApiBase(o.kind, parser.value(apiBase));
         if (!base) {
-            return Error::invalidRequest(QStringLiteral("usage"), QStringLiteral("--api-base: ") + base.error().message);
+            return Error::invalidRequest(QStringLiteral("usage"),
+                                         QStringLiteral("--api-base: ") + base.error().message);
         }
         o.apiBase = *base;
         o.apiKey = parser.value(apiKey);
@@ -166,19 +172,17 @@ public:
             upstream.extra.insert(QStringLiteral("api_version"), options->azureApiVersion);
         }
 
-        DatabaseOptions dbOptions;
-        dbOptions.url = config->database.url;
-        dbOptions.poolSize = 1;
-        dbOptions.applicationName = QStringLiteral("llmpool-cli");
-        Database db(dbOptions);
-        if (auto started = db.start(); !started) {
-            return ctx.fail(started.error());
+        auto db = openCliDatabase(*config, QStringLiteral("llmpool-cli"));
+        if (!db) {
+            return ctx.fail(db.error());
         }
-        auto id = db.runSync([&](QSqlDatabase &conn) { return UpstreamRepository::insertWithModels(conn, upstream, models); });
+        auto id = (*db)->runSync(
+            [&](QSqlDatabase &conn) { return UpstreamRepository::insertWithModels(conn, upstream, models); });
         if (!id) {
             return ctx.fail(id.error());
         }
-        const qsizetype enabled = std::count_if(models.begin(), models.end(), [](const NewModel &m) { return m.enabled; });
+        const qsizetype enabled =
+            std::count_if(models.begin(), models.end(), [](const NewModel &m) { return m.enabled; });
         ctx.out << "added upstream " << upstreamName << " (id " << *id << ") with " << models.size() << " models, "
                 << enabled << " enabled" << Qt::endl;
         return ExitOk;

@@ -10,16 +10,18 @@
 
 namespace llmpool::gateway {
 
-ServeCommand::ServeCommand() : Command(QStringLiteral("serve"), QStringLiteral("Run the gateway until SIGTERM or SIGINT."))
+ServeCommand::ServeCommand()
+    : Command(QStringLiteral("serve"), QStringLiteral("Run the gateway until SIGTERM or SIGINT."))
 {
 }
 
 int ServeCommand::execute(const QStringList &args, CliContext &ctx)
 {
     QCommandLineParser parser;
-    const QCommandLineOption bind(QStringLiteral("bind"),
-                                  QStringLiteral("Listen on HOST:PORT (overrides [server] bind; port 0 = any free port)."),
-                                  QStringLiteral("HOST:PORT"));
+    const QCommandLineOption bind(
+        QStringLiteral("bind"),
+        QStringLiteral("Listen on HOST:PORT (overrides [server] bind; port 0 = any free port)."),
+        QStringLiteral("HOST:PORT"));
     parser.addOption(bind);
     if (const int rc = parse(parser, args, ctx); rc >= 0) {
         return rc;
@@ -41,7 +43,7 @@ int ServeCommand::execute(const QStringList &args, CliContext &ctx)
     }
     QLoggingCategory::setFilterRules(QString());
     Log::install(config->telemetry.logFormat == TelemetryConfig::LogFormat::Json ? Log::Format::Json
-                                                                                : Log::Format::Text);
+                                                                                 : Log::Format::Text);
     for (const QString &warning : config->warnings) {
         qCWarning(lcConfig).noquote() << warning;
     }
@@ -56,8 +58,9 @@ int ServeCommand::execute(const QStringList &args, CliContext &ctx)
     }
     const BindAddress &address = gateway.config().server.bind;
     const bool v6 = address.host.contains(QLatin1Char(':'));
-    ctx.out << "llmpool: listening on http://" << (v6 ? QStringLiteral("[") + address.host + QStringLiteral("]") : address.host)
-            << ':' << gateway.port() << Qt::endl;
+    ctx.out << "llmpool: listening on http://"
+            << (v6 ? QStringLiteral("[") + address.host + QStringLiteral("]") : address.host) << ':' << gateway.port()
+            << Qt::endl;
 
     QObject::connect(&watcher, &SignalWatcher::terminationRequested, &gateway, [&gateway](int signalNumber) {
         qCInfo(lcServer) << "signal" << signalNumber << "received: stopping";

@@ -35,9 +35,9 @@ struct ReadinessProbe
         const QString db = database.isEmpty() ? pending : database;
         const QString rd = redis.isEmpty() ? pending : redis;
         const bool ready = db == QLatin1String("ok") && rd == QLatin1String("ok");
-        const QJsonObject body{{QStringLiteral("status"), ready ? QStringLiteral("ready") : QStringLiteral("not_ready")},
-                               {QStringLiteral("checks"),
-                                QJsonObject{{QStringLiteral("database"), db}, {QStringLiteral("redis"), rd}}}};
+        const QJsonObject body{
+            {QStringLiteral("status"), ready ? QStringLiteral("ready") : QStringLiteral("not_ready")},
+            {QStringLiteral("checks"), QJsonObject{{QStringLiteral("database"), db}, {QStringLiteral("redis"), rd}}}};
         responder.respond(ready ? 200 : 503, "application/json", QJsonDocument(body).toJson(QJsonDocument::Compact));
     }
 };

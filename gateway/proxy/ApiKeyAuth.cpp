@@ -14,8 +14,7 @@ QByteArrayView ApiKeyAuth::presentedKey(const HttpRequest &request)
     const QByteArrayView authorization = request.header("authorization");
     if (!authorization.isEmpty()) {
         constexpr QByteArrayView bearer("bearer ");
-        if (authorization.size() > bearer.size() &&
-            asciiEqualsIgnoreCase(authorization.first(bearer.size()), bearer)) {
+        if (authorization.size() > bearer.size() && asciiEqualsIgnoreCase(authorization.first(bearer.size()), bearer)) {
             return authorization.sliced(bearer.size()).trimmed();
         }
         return {};
@@ -29,7 +28,9 @@ QByteArrayView ApiKeyAuth::presentedKey(const HttpRequest &request)
 
 Error ApiKeyAuth::missingKey()
 {
-    return Error{QStringLiteral("invalid_request_error"), QStringLiteral("missing_api_key"), 401,
+    return Error{QStringLiteral("invalid_request_error"),
+                 QStringLiteral("missing_api_key"),
+                 401,
                  QStringLiteral("You didn't provide an API key. Send it as 'Authorization: Bearer sk-lp-…', or in "
                                 "an 'api-key' or 'x-api-key' header."),
                  {}};
@@ -39,7 +40,9 @@ Error ApiKeyAuth::invalidKey()
 {
     // One message for unknown, revoked, disabled and expired keys: which one it was is nobody's
     // business but the key owner's, who can see it in the console.
-    return Error{QStringLiteral("invalid_request_error"), QStringLiteral("invalid_api_key"), 401,
+    return Error{QStringLiteral("invalid_request_error"),
+                 QStringLiteral("invalid_api_key"),
+                 401,
                  QStringLiteral("Incorrect, revoked or expired API key provided."),
                  {}};
 }
@@ -55,7 +58,9 @@ Result<KeyCache::Entry> ApiKeyAuth::verdict(const KeyCache::Entry &entry, qint64
         return invalidKey();
     }
     if (!entry->userEnabled) {
-        return Error{QStringLiteral("permission_error"), QStringLiteral("user_disabled"), 403,
+        return Error{QStringLiteral("permission_error"),
+                     QStringLiteral("user_disabled"),
+                     403,
                      QStringLiteral("This account is disabled."),
                      {}};
     }

@@ -7,8 +7,7 @@
 namespace llmpool::gateway {
 
 CatalogStore::CatalogStore(Database *database, SecretBox secrets, QObject *parent)
-    : QObject(parent), m_database(database), m_secrets(std::move(secrets)),
-      m_current(std::make_shared<const Catalog>())
+    : QObject(parent), m_database(database), m_secrets(std::move(secrets)), m_current(std::make_shared<const Catalog>())
 {
     connect(&m_timer, &QTimer::timeout, this, &CatalogStore::reload);
 }
@@ -47,8 +46,8 @@ void CatalogStore::reload()
                 m_loaded.store(true, std::memory_order_release);
                 Q_EMIT reloaded();
             } else {
-                qCWarning(lcProxy).noquote() << "catalog reload failed, keeping the previous one:"
-                                             << loaded.error().message;
+                qCWarning(lcProxy).noquote()
+                    << "catalog reload failed, keeping the previous one:" << loaded.error().message;
                 if (!isLoaded()) {
                     QTimer::singleShot(1'000, this, &CatalogStore::reload);
                 }

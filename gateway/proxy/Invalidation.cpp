@@ -17,7 +17,8 @@ Invalidation::Invalidation(const QString &redisUrl, KeyCache *keys, CatalogStore
 {
     RedisClient::Options options;
     options.url = redisUrl;
-    m_subscriber = std::make_unique<RedisSubscriber>(options, QList<QByteArray>{QByteArray(kChannel.data(), kChannel.size())});
+    m_subscriber =
+        std::make_unique<RedisSubscriber>(options, QList<QByteArray>{QByteArray(kChannel.data(), kChannel.size())});
     connect(m_subscriber.get(), &RedisSubscriber::message, this,
             [this](const QByteArray &, const QByteArray &payload) { apply(payload); });
     connect(m_subscriber.get(), &RedisSubscriber::subscribed, this, [this] { setLive(true); });

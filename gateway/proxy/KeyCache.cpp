@@ -47,8 +47,7 @@ void KeyCache::invalidateHash(const QByteArray &keyHash)
     shard.entries.remove(keyHash);
 }
 
-template<class Pred>
-void KeyCache::eraseIf(Pred pred)
+template <class Pred> void KeyCache::eraseIf(Pred pred)
 {
     m_generation.fetch_add(1, std::memory_order_acq_rel);
     for (Shard &shard : m_shards) {

@@ -75,8 +75,7 @@ private:
     static constexpr int kShards = 16;
 
     Shard &shardFor(const QByteArray &keyHash) const;
-    template<class Pred>
-    void eraseIf(Pred pred);
+    template <class Pred> void eraseIf(Pred pred);
 
     qint64 m_freshnessMs;
     qint64 m_degradedFreshnessMs;

@@ -94,7 +94,7 @@ bool ProxyExchange::isForwardableRequestHeader(QByteArrayView name)
 bool ProxyExchange::isRelayedResponseHeader(QByteArrayView name)
 {
     static constexpr QByteArrayView exact[] = {"content-type", "x-request-id", "openai-processing-ms", "openai-version",
-                                               "openai-model", "retry-after", "content-disposition"};
+                                               "openai-model", "retry-after",  "content-disposition"};
     for (QByteArrayView e : exact) {
         if (asciiEqualsIgnoreCase(name, e)) {
             return true;
@@ -183,8 +183,8 @@ void ProxyExchange::route()
     Q_ASSERT(capability);
     thread_local QRandomGenerator rng(QRandomGenerator::global()->generate());
     static const RandomSource random = [](quint64 bound) { return bound ? rng.bounded(bound) : 0; };
-    auto plan = RouteSelector::plan(m_service->catalog()->current(), m_fields.model, *capability,
-                                    m_service->health(), random, m_service->config().upstream.maxAttempts);
+    auto plan = RouteSelector::plan(m_service->catalog()->current(), m_fields.model, *capability, m_service->health(),
+                                    random, m_service->config().upstream.maxAttempts);
     if (!plan) {
         fail(plan.error());
         return;
@@ -277,9 +277,10 @@ void ProxyExchange::attemptFailed(const AttemptOutcome &outcome, const QString &
         });
         return;
     }
-    if (outcome.kind == AttemptOutcome::Kind::Response &&
-        (outcome.httpStatus == 401 || outcome.httpStatus == 403)) {
-        fail(Error{QStringLiteral("upstream_error"), QStringLiteral("upstream_auth_failed"), 502,
+    if (outcome.kind == AttemptOutcome::Kind::Response && (outcome.httpStatus == 401 || outcome.httpStatus == 403)) {
+        fail(Error{QStringLiteral("upstream_error"),
+                   QStringLiteral("upstream_auth_failed"),
+                   502,
                    QStringLiteral("The upstream refused the gateway's credentials (HTTP %1).").arg(outcome.httpStatus),
                    {}});
         return;
@@ -296,7 +297,8 @@ void ProxyExchange::onHead(int status, const UpstreamHeaders &headers)
         return;
     }
     if (healthVerdict(outcome) == HealthVerdict::Success) {
-        m_service->health().recordSuccess(m_plan.attempts[size_t(m_attempt)].upstream->id, Clock::instance().nowMSecs());
+        m_service->health().recordSuccess(m_plan.attempts[size_t(m_attempt)].upstream->id,
+                                          Clock::instance().nowMSecs());
     }
     HttpHeaders out;
     out.reserve(headers.size() + 1);
@@ -395,10 +397,10 @@ void ProxyExchange::onFinished(const UpstreamOutcome &outcome)
     const Error error = outcome.toError();
     qCWarning(lcProxy).noquote() << m_request.requestId() << "upstream failed mid-response:" << error.message;
     if (m_sse) {
-        const QJsonObject event{{QStringLiteral("error"),
-                                 QJsonObject{{QStringLiteral("message"), error.message},
-                                             {QStringLiteral("type"), QStringLiteral("upstream_error")},
-                                             {QStringLiteral("code"), error.code}}}};
+        const QJsonObject event{
+            {QStringLiteral("error"), QJsonObject{{QStringLiteral("message"), error.message},
+                                                  {QStringLiteral("type"), QStringLiteral("upstream_error")},
+                                                  {QStringLiteral("code"), error.code}}}};
         m_responder.write("data: " + QJsonDocument(event).toJson(QJsonDocument::Compact) + "\n\n");
         m_responder.end();
     } else {
@@ -442,8 +444,7 @@ void ProxyExchange::fillUsage()
     } else if (m_bodyCopyComplete && !m_bodyCopy.isEmpty()) {
         usage = usageFromResponseBody(m_bodyCopy);
         if (m_endpoint == Endpoint::ImagesGenerations && m_event.status < 300) {
-            const QJsonArray data =
-                QJsonDocument::fromJson(m_bodyCopy).object().value(QLatin1String("data")).toArray();
+            const QJsonArray data = QJsonDocument::fromJson(m_bodyCopy).object().value(QLatin1String("data")).toArray();
             m_event.images = std::min<qint64>(data.size(), 1000);
         }
     }

@@ -25,9 +25,9 @@ ProxyService::ProxyService(const Config &config, Database *database, KeyCache *k
 
 void ProxyService::addRoutes(Router &router)
 {
-    static constexpr Endpoint kPosted[] = {Endpoint::ChatCompletions,   Endpoint::Completions, Endpoint::Embeddings,
-                                           Endpoint::ImagesGenerations, Endpoint::AudioSpeech,
-                                           Endpoint::AudioTranscriptions, Endpoint::Responses};
+    static constexpr Endpoint kPosted[] = {
+        Endpoint::ChatCompletions, Endpoint::Completions,         Endpoint::Embeddings, Endpoint::ImagesGenerations,
+        Endpoint::AudioSpeech,     Endpoint::AudioTranscriptions, Endpoint::Responses};
     for (const char *prefix : {"/v1/", "/openai/v1/"}) {
         for (Endpoint endpoint : kPosted) {
             router.post(QByteArray(QByteArray(prefix) + endpointPath(endpoint).toLatin1()),
@@ -38,9 +38,10 @@ void ProxyService::addRoutes(Router &router)
         router.get(QByteArray(QByteArray(prefix) + "models"), [this](HttpRequest &request, HttpResponder &responder) {
             handleModels(request, responder, QByteArray());
         });
-        router.get(QByteArray(QByteArray(prefix) + "models/{id...}"), [this](HttpRequest &request, HttpResponder &responder) {
-            handleModels(request, responder, request.pathParam("id"));
-        });
+        router.get(QByteArray(QByteArray(prefix) + "models/{id...}"),
+                   [this](HttpRequest &request, HttpResponder &responder) {
+                       handleModels(request, responder, request.pathParam("id"));
+                   });
     }
 }
 
@@ -71,9 +72,9 @@ void ProxyService::handleModels(HttpRequest &request, HttpResponder &responder, 
         if (!modelId.isNull()) {
             const QString id = QString::fromUtf8(modelId);
             if (!names.contains(id)) {
-                replyError(responder, Error{QStringLiteral("invalid_request_error"), QStringLiteral("model_not_found"),
-                                            404, QStringLiteral("The model '%1' does not exist.").arg(id),
-                                            QStringLiteral("model")});
+                replyError(responder,
+                           Error{QStringLiteral("invalid_request_error"), QStringLiteral("model_not_found"), 404,
+                                 QStringLiteral("The model '%1' does not exist.").arg(id), QStringLiteral("model")});
                 return;
             }
             responder.respond(200, "application/json", QJsonDocument(modelObject(id)).toJson(QJsonDocument::Compact));
@@ -121,9 +122,9 @@ void ProxyService::probeDueUpstreams()
         auto *call = new UpstreamCall(std::move(request), nullptr, this);
         call->onFinished([this, call, id](const UpstreamOutcome &outcome) {
             const bool ok = outcome.ok() && outcome.httpStatus >= 200 && outcome.httpStatus < 300;
-            m_health.recordProbeResult(id, Clock::instance().nowMSecs(), ok,
-                                       ok ? QString() : (outcome.ok() ? QStringLiteral("HTTP %1").arg(outcome.httpStatus)
-                                                                      : outcome.message));
+            m_health.recordProbeResult(
+                id, Clock::instance().nowMSecs(), ok,
+                ok ? QString() : (outcome.ok() ? QStringLiteral("HTTP %1").arg(outcome.httpStatus) : outcome.message));
             qCInfo(lcProxy).noquote() << "probe of upstream" << id << (ok ? "succeeded: back in rotation" : "failed");
             call->deleteLater();
         });

@@ -70,8 +70,8 @@ qsizetype skipValue(const QByteArray &s, qsizetype i)
         }
         return i;
     }
-    while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\n' &&
-           s[i] != '\r' && s[i] != '\t') {
+    while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\n' && s[i] != '\r' &&
+           s[i] != '\t') {
         ++i;
     }
     return i;
@@ -139,10 +139,11 @@ Result<JsonRequestFields> RequestBody::readJson(const QByteArray &body)
     QJsonParseError error;
     const QJsonDocument doc = QJsonDocument::fromJson(body, &error);
     if (error.error != QJsonParseError::NoError) {
-        return Error::invalidRequest(QStringLiteral("invalid_json"),
-                                     QStringLiteral("We could not parse the JSON body of your request: %1 at offset %2.")
-                                         .arg(error.errorString())
-                                         .arg(error.offset));
+        return Error::invalidRequest(
+            QStringLiteral("invalid_json"),
+            QStringLiteral("We could not parse the JSON body of your request: %1 at offset %2.")
+                .arg(error.errorString())
+                .arg(error.offset));
     }
     if (!doc.isObject()) {
         return Error::invalidRequest(QStringLiteral("invalid_json"),
@@ -166,8 +167,8 @@ Result<JsonRequestFields> RequestBody::readJson(const QByteArray &body)
         }
         f.stream = stream.toBool();
     }
-    for (QLatin1String name : {QLatin1String("max_completion_tokens"), QLatin1String("max_tokens"),
-                               QLatin1String("max_output_tokens")}) {
+    for (QLatin1String name :
+         {QLatin1String("max_completion_tokens"), QLatin1String("max_tokens"), QLatin1String("max_output_tokens")}) {
         const QJsonValue v = o.value(name);
         if (v.isUndefined() || v.isNull()) {
             continue;
@@ -194,7 +195,8 @@ Result<QByteArray> RequestBody::rewriteJson(const QByteArray &body, const QStrin
     qsizetype closing = -1;
     const Span modelSpan = findTopLevel(body, "model", &closing);
     if (modelSpan.valueBegin < 0 || closing < 0) {
-        return Error::invalidRequest(QStringLiteral("invalid_json"), QStringLiteral("The request body is not a JSON object."));
+        return Error::invalidRequest(QStringLiteral("invalid_json"),
+                                     QStringLiteral("The request body is not a JSON object."));
     }
     QByteArray out = replaceRange(body, modelSpan.valueBegin, modelSpan.valueEnd, jsonString(model));
     if (!addIncludeUsage) {
@@ -209,7 +211,8 @@ Result<QByteArray> RequestBody::rewriteJson(const QByteArray &body, const QStrin
         }
         const qsizetype brace = end;
         qsizetype before = brace - 1;
-        while (before > 0 && (out[before] == ' ' || out[before] == '\n' || out[before] == '\r' || out[before] == '\t')) {
+        while (before > 0 &&
+               (out[before] == ' ' || out[before] == '\n' || out[before] == '\r' || out[before] == '\t')) {
             --before;
         }
         const bool empty = out[before] == '{';
@@ -218,9 +221,11 @@ Result<QByteArray> RequestBody::rewriteJson(const QByteArray &body, const QStrin
         return out;
     }
     // The client's own stream_options without include_usage (or with it false): merge.
-    QJsonObject merged = QJsonDocument::fromJson(out.mid(options.valueBegin, options.valueEnd - options.valueBegin)).object();
+    QJsonObject merged =
+        QJsonDocument::fromJson(out.mid(options.valueBegin, options.valueEnd - options.valueBegin)).object();
     merged.insert(QStringLiteral("include_usage"), true);
-    return replaceRange(out, options.valueBegin, options.valueEnd, QJsonDocument(merged).toJson(QJsonDocument::Compact));
+    return replaceRange(out, options.valueBegin, options.valueEnd,
+                        QJsonDocument(merged).toJson(QJsonDocument::Compact));
 }
 
 QByteArray RequestBody::replaceRange(const QByteArray &body, qsizetype begin, qsizetype end, QByteArrayView with)

@@ -54,8 +54,8 @@ Result<SealedSecret> SecretBox::seal(QByteArrayView plaintext) const
         EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, bytes(m_key), bytes(nonce)) != 1 ||
         EVP_EncryptUpdate(ctx.get(), bytes(out) + kNonceBytes, &len, bytes(plaintext), int(plaintext.size())) != 1 ||
         EVP_EncryptFinal_ex(ctx.get(), bytes(out) + kNonceBytes + len, &len) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes,
-                            bytes(out) + kNonceBytes + plaintext.size()) != 1) {
+        EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes, bytes(out) + kNonceBytes + plaintext.size()) !=
+            1) {
         return Error::internal(QStringLiteral("encryption_failed"), QStringLiteral("AES-256-GCM encryption failed"));
     }
     return SealedSecret{out.toBase64(), QString(kAesGcm)};

@@ -72,8 +72,8 @@ Result<CatalogRows> CatalogRepository::loadAll(QSqlDatabase &db)
         m.capabilities = SqlValues::stringListFromJson(q.value(4)).value_or(QStringList());
         m.weight = q.value(5).toInt();
         m.enabled = q.value(6).toBool();
-        Money *prices[] = {&m.inputPricePer1M,  &m.cachedInputPricePer1M, &m.outputPricePer1M,
-                           &m.imagePrice,       &m.speechPricePer1MChars, &m.transcriptionPricePerMinute};
+        Money *prices[] = {&m.inputPricePer1M, &m.cachedInputPricePer1M, &m.outputPricePer1M,
+                           &m.imagePrice,      &m.speechPricePer1MChars, &m.transcriptionPricePerMinute};
         for (int i = 0; i < 6; ++i) {
             auto price = moneyColumn(q, 7 + i);
             if (!price) {

@@ -12,7 +12,7 @@
 namespace llmpool::gateway {
 
 Result<qint64> UpstreamRepository::insertWithModels(QSqlDatabase &db, const NewUpstream &upstream,
-                                                   const std::vector<NewModel> &models)
+                                                    const std::vector<NewModel> &models)
 {
     if (!db.transaction()) {
         return Error::unavailable(QStringLiteral("database_unavailable"), QStringLiteral("cannot start a transaction"));
@@ -33,11 +33,13 @@ Result<qint64> UpstreamRepository::insertWithModels(QSqlDatabase &db, const NewU
     q.bindValue(QStringLiteral(":preview"), upstream.apiKeyPreview);
     q.bindValue(QStringLiteral(":weight"), upstream.weight);
     q.bindValue(QStringLiteral(":enabled"), upstream.enabled);
-    q.bindValue(QStringLiteral(":extra"), QString::fromUtf8(QJsonDocument(upstream.extra).toJson(QJsonDocument::Compact)));
+    q.bindValue(QStringLiteral(":extra"),
+                QString::fromUtf8(QJsonDocument(upstream.extra).toJson(QJsonDocument::Compact)));
     if (!q.exec() || !q.next()) {
         if (SqlErrors::isUniqueViolation(q.lastError(), u"upstreams_name_unique")) {
-            return rollback(Error::conflict(QStringLiteral("upstream_exists"),
-                                            QStringLiteral("an upstream named '%1' already exists").arg(upstream.name)));
+            return rollback(
+                Error::conflict(QStringLiteral("upstream_exists"),
+                                QStringLiteral("an upstream named '%1' already exists").arg(upstream.name)));
         }
         return rollback(SqlErrors::fromQuery(q, db, u"insert upstream"));
     }

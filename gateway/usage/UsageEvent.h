@@ -33,9 +33,9 @@ struct UsageEvent
     qint64 completionTokens = 0;
     qint64 totalTokens = 0;
     qint64 images = 0;
-    qint64 characters = 0;    // speech input
-    qint64 audioMillis = 0;   // transcription
-    bool usageEstimated = false; // the upstream reported no usage (cut stream, disconnect)
+    qint64 characters = 0;             // speech input
+    qint64 audioMillis = 0;            // transcription
+    bool usageEstimated = false;       // the upstream reported no usage (cut stream, disconnect)
     std::optional<ModelPrices> prices; // the snapshot taken when the request was routed
     Money cost;
     qint64 latencyMs = 0;

@@ -176,8 +176,9 @@ private Q_SLOTS:
         QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
         f.write(toml);
         f.close();
-        for (const QStringList &args : {QStringList{"migrate", "--config", path}, QStringList{"--config", path, "serve"},
-                                        QStringList{"admin", "create-jwt-token", "--config=" + path}}) {
+        for (const QStringList &args :
+             {QStringList{"migrate", "--config", path}, QStringList{"--config", path, "serve"},
+              QStringList{"admin", "create-jwt-token", "--config=" + path}}) {
             const CliRun r = run(args);
             QCOMPARE(r.exitCode, 2);
             QVERIFY2(r.err.contains(key) && r.err.contains(QStringLiteral("bad.toml")), qPrintable(r.err));
@@ -190,7 +191,8 @@ private Q_SLOTS:
 
     void createJwtToken()
     {
-        const QString cfg = writeConfig(QStringLiteral("postgres://u@127.0.0.1:1/x"), QStringLiteral("redis://127.0.0.1:1"));
+        const QString cfg =
+            writeConfig(QStringLiteral("postgres://u@127.0.0.1:1/x"), QStringLiteral("redis://127.0.0.1:1"));
         // --config after and before the subcommand.
         const CliRun a = run({"admin", "create-jwt-token", "--config", cfg, "--expire", "60", "--subject", "ops"});
         QCOMPARE(a.exitCode, 0);
@@ -202,11 +204,13 @@ private Q_SLOTS:
         auto claims = Jwt::verify(tokenA, kJwtSecret, Clock::instance().nowSecs());
         QVERIFY(claims.ok());
         QCOMPARE(claims->value(QStringLiteral("sub")).toString(), QStringLiteral("ops"));
-        QCOMPARE(claims->value(QStringLiteral("exp")).toInteger() - claims->value(QStringLiteral("iat")).toInteger(), 60);
+        QCOMPARE(claims->value(QStringLiteral("exp")).toInteger() - claims->value(QStringLiteral("iat")).toInteger(),
+                 60);
         QVERIFY(!Jwt::verify(tokenA, "another-secret-another-secret-another", Clock::instance().nowSecs()).ok());
         QVERIFY(!Jwt::verify(tokenA, kJwtSecret, Clock::instance().nowSecs() + 61).ok());
 
-        auto noExpiry = Jwt::verify(b.out.trimmed().toLatin1(), kJwtSecret, Clock::instance().nowSecs() + 10 * 365 * 86400ll);
+        auto noExpiry =
+            Jwt::verify(b.out.trimmed().toLatin1(), kJwtSecret, Clock::instance().nowSecs() + 10 * 365 * 86400ll);
         QVERIFY(noExpiry.ok());
         QVERIFY(!noExpiry->contains(QStringLiteral("exp")));
 
@@ -254,7 +258,8 @@ private Q_SLOTS:
         const QString outB = QString::fromUtf8(b.readAllStandardOutput());
         // Exactly one of them applied the migrations; the other waited and found nothing to do.
         QCOMPARE(int(outA.contains(QStringLiteral("applied"))) + int(outB.contains(QStringLiteral("applied"))), 1);
-        QCOMPARE(int(outA.contains(QStringLiteral("up to date"))) + int(outB.contains(QStringLiteral("up to date"))), 1);
+        QCOMPARE(int(outA.contains(QStringLiteral("up to date"))) + int(outB.contains(QStringLiteral("up to date"))),
+                 1);
         QCOMPARE(queryOne(url, QStringLiteral("SELECT count(*) FROM schema_migrations WHERE version = 1")).toInt(), 1);
     }
 
@@ -264,7 +269,8 @@ private Q_SLOTS:
         const QString cfg = freshConfig(&url);
         QCOMPARE(run({"migrate", "--config", cfg}).exitCode, 0);
 
-        const CliRun alice = run({"admin", "create-user", "--config", cfg, "--name", "alice", "--email", "a@example.com"});
+        const CliRun alice =
+            run({"admin", "create-user", "--config", cfg, "--name", "alice", "--email", "a@example.com"});
         QVERIFY2(alice.exitCode == 0, qPrintable(alice.err));
         QVERIFY(alice.out.contains(QStringLiteral("alice")));
         const CliRun dup = run({"admin", "create-user", "--config", cfg, "--name", "alice"});
@@ -287,10 +293,11 @@ private Q_SLOTS:
         // Only the SHA-256 is stored; the plaintext appears nowhere in the table.
         QCOMPARE(queryOne(url, QStringLiteral("SELECT key_hash FROM api_keys WHERE name = 'ci'")).toByteArray(),
                  ApiKeys::hash(plaintext));
-        QCOMPARE(queryOne(url, QStringLiteral("SELECT count(*) FROM api_keys k WHERE k::text LIKE '%%1%'")
-                                   .arg(plaintext.mid(12)))
-                     .toInt(),
-                 0);
+        QCOMPARE(
+            queryOne(url,
+                     QStringLiteral("SELECT count(*) FROM api_keys k WHERE k::text LIKE '%%1%'").arg(plaintext.mid(12)))
+                .toInt(),
+            0);
 
         const CliRun second = run({"admin", "create-api-key", "alice", "--config", cfg});
         QCOMPARE(second.exitCode, 0);
@@ -310,8 +317,8 @@ private Q_SLOTS:
         QVERIFY(probe.listen(QHostAddress::LocalHost, 0));
         const quint16 port = probe.serverPort();
         probe.close();
-        const QString cfg = writeConfig(QStringLiteral("postgres://u:hunter2secret@127.0.0.1:%1/x").arg(port),
-                                        m_services->redisUrl());
+        const QString cfg =
+            writeConfig(QStringLiteral("postgres://u:hunter2secret@127.0.0.1:%1/x").arg(port), m_services->redisUrl());
         const CliRun r = run({"admin", "create-user", "--config", cfg, "--name", "carol"});
         QCOMPARE(r.exitCode, 1);
         QVERIFY(!r.err.isEmpty());
@@ -369,15 +376,18 @@ private Q_SLOTS:
     {
         test::MockUpstream mock;
         QVERIFY(mock.start({"--api-key", "sk-upstream-secret-0001", "--models", "gpt-4o-mini,text-embed"}).ok());
-        const CliRun detected = run({"openai", "detect", "--api-key", "sk-upstream-secret-0001", "--api-base", mock.apiBase()});
+        const CliRun detected =
+            run({"openai", "detect", "--api-key", "sk-upstream-secret-0001", "--api-base", mock.apiBase()});
         QVERIFY2(detected.exitCode == 0, qPrintable(detected.err));
-        QVERIFY2(detected.out.contains(QStringLiteral("gpt-4o-mini")) && detected.out.contains(QStringLiteral("text-embed")),
+        QVERIFY2(detected.out.contains(QStringLiteral("gpt-4o-mini")) &&
+                     detected.out.contains(QStringLiteral("text-embed")),
                  qPrintable(detected.out));
         QVERIFY(detected.out.contains(QStringLiteral("yes")));
         // Image generation is billable: never probed unless asked.
         const auto images = mock.stats();
         QVERIFY(images.ok());
-        QVERIFY2(!QJsonDocument(*images).toJson().contains("images/generations"), QJsonDocument(*images).toJson().constData());
+        QVERIFY2(!QJsonDocument(*images).toJson().contains("images/generations"),
+                 QJsonDocument(*images).toJson().constData());
 
         const CliRun wrongKey = run({"openai", "detect", "--api-key", "sk-wrong", "--api-base", mock.apiBase()});
         QCOMPARE(wrongKey.exitCode, 1);
@@ -390,18 +400,25 @@ private Q_SLOTS:
         auto created = m_services->createDatabase();
         QVERIFY(created.ok());
         const QString url = *created;
-        const QString cfg = writeConfig(url, m_services->redisUrl(),
-                                        "[security]\nencryption_key = \"" + QByteArray(64, 'a') + "\"\n");
+        const QString cfg =
+            writeConfig(url, m_services->redisUrl(), "[security]\nencryption_key = \"" + QByteArray(64, 'a') + "\"\n");
         QCOMPARE(run({"migrate", "--config", cfg}).exitCode, 0);
         const CliRun added = run({"openai", "add", "--config", cfg, "--name", "mock", "--api-key",
                                   "sk-upstream-secret-0001", "--api-base", mock.apiBase()});
         QVERIFY2(added.exitCode == 0, qPrintable(added.err));
         QVERIFY2(added.out.contains(QStringLiteral("2 models, 2 enabled")), qPrintable(added.out));
         // Encrypted at rest; only a masked preview is readable.
-        QCOMPARE(queryOne(url, QStringLiteral("SELECT api_key_format FROM upstreams")).toString(), QStringLiteral("aes-256-gcm"));
-        QCOMPARE(queryOne(url, QStringLiteral("SELECT api_key_preview FROM upstreams")).toString(), QStringLiteral("sk-u…0001"));
-        QCOMPARE(queryOne(url, QStringLiteral("SELECT count(*) FROM upstreams WHERE api_key_encrypted LIKE '%secret%'")).toInt(), 0);
-        QCOMPARE(queryOne(url, QStringLiteral("SELECT count(*) FROM models WHERE enabled AND 'chat' = ANY(capabilities)")).toInt(), 2);
+        QCOMPARE(queryOne(url, QStringLiteral("SELECT api_key_format FROM upstreams")).toString(),
+                 QStringLiteral("aes-256-gcm"));
+        QCOMPARE(queryOne(url, QStringLiteral("SELECT api_key_preview FROM upstreams")).toString(),
+                 QStringLiteral("sk-u…0001"));
+        QCOMPARE(queryOne(url, QStringLiteral("SELECT count(*) FROM upstreams WHERE api_key_encrypted LIKE '%secret%'"))
+                     .toInt(),
+                 0);
+        QCOMPARE(
+            queryOne(url, QStringLiteral("SELECT count(*) FROM models WHERE enabled AND 'chat' = ANY(capabilities)"))
+                .toInt(),
+            2);
         const CliRun again = run({"openai", "add", "--config", cfg, "--name", "mock", "--api-key", "k", "--api-base",
                                   mock.apiBase(), "--no-detect"});
         QCOMPARE(again.exitCode, 1);
@@ -425,13 +442,15 @@ private Q_SLOTS:
         const auto m = QRegularExpression(QStringLiteral(":(\\d+)\\s*$")).match(QString::fromUtf8(gateway.readLine()));
         QVERIFY(m.hasMatch());
         QNetworkAccessManager nam;
-        QNetworkReply *reply = nam.get(QNetworkRequest(QUrl(QStringLiteral("http://127.0.0.1:%1/readyz").arg(m.captured(1)))));
+        QNetworkReply *reply =
+            nam.get(QNetworkRequest(QUrl(QStringLiteral("http://127.0.0.1:%1/readyz").arg(m.captured(1)))));
         QSignalSpy done(reply, &QNetworkReply::finished);
         QVERIFY(done.wait(10'000));
         QCOMPARE(reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 503);
         const QJsonObject body = QJsonDocument::fromJson(reply->readAll()).object();
         QCOMPARE(body.value(QStringLiteral("status")).toString(), QStringLiteral("not_ready"));
-        QVERIFY(body.value(QStringLiteral("checks")).toObject().value(QStringLiteral("redis")).toString() != QStringLiteral("ok"));
+        QVERIFY(body.value(QStringLiteral("checks")).toObject().value(QStringLiteral("redis")).toString() !=
+                QStringLiteral("ok"));
         delete reply;
         ::kill(pid_t(gateway.processId()), SIGINT);
         QVERIFY(gateway.waitForFinished(15'000));

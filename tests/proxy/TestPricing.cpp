@@ -24,17 +24,25 @@ private Q_SLOTS:
         QTest::addColumn<qint64>("cachedTokens");
         QTest::addColumn<qint64>("completion");
         QTest::addColumn<QString>("expected");
-        QTest::newRow("chat") << "2.5" << "1.25" << "10" << qint64(10) << qint64(0) << qint64(8) << "0.000105000";
-        QTest::newRow("cached part priced apart") << "2.5" << "1.25" << "10" << qint64(1000) << qint64(400)
-                                                  << qint64(0) << "0.002000000";
+        QTest::newRow("chat") << "2.5"
+                              << "1.25"
+                              << "10" << qint64(10) << qint64(0) << qint64(8) << "0.000105000";
+        QTest::newRow("cached part priced apart") << "2.5"
+                                                  << "1.25"
+                                                  << "10" << qint64(1000) << qint64(400) << qint64(0) << "0.002000000";
         // 500,000 input and 500,000 output tokens at 0.000000001 per 1M: each part is exactly
         // 0.0000000005, which alone rounds (half-even) to 0; the exact sum is 0.000000001. Rounding
         // the parts first would bill 0.
-        QTest::newRow("rounded once") << "0.000000001" << "0" << "0.000000001" << qint64(500'000) << qint64(0)
-                                      << qint64(500'000) << "0.000000001";
-        QTest::newRow("half-even at the end") << "0.000000001" << "0" << "0" << qint64(1'500'000) << qint64(0)
-                                              << qint64(0) << "0.000000002";
-        QTest::newRow("zero prices") << "0" << "0" << "0" << qint64(123) << qint64(0) << qint64(456) << "0.000000000";
+        QTest::newRow("rounded once") << "0.000000001"
+                                      << "0"
+                                      << "0.000000001" << qint64(500'000) << qint64(0) << qint64(500'000)
+                                      << "0.000000001";
+        QTest::newRow("half-even at the end") << "0.000000001"
+                                              << "0"
+                                              << "0" << qint64(1'500'000) << qint64(0) << qint64(0) << "0.000000002";
+        QTest::newRow("zero prices") << "0"
+                                     << "0"
+                                     << "0" << qint64(123) << qint64(0) << qint64(456) << "0.000000000";
     }
 
     void cost()
@@ -63,8 +71,8 @@ private Q_SLOTS:
         prices.transcriptionPerMinute = m("0.006");
         BillableUsage usage;
         usage.images = 3;
-        usage.characters = 1000;      // 0.015
-        usage.audioMillis = 90'000;   // 1.5 min → 0.009
+        usage.characters = 1000;    // 0.015
+        usage.audioMillis = 90'000; // 1.5 min → 0.009
         auto c = Pricing::cost(prices, usage);
         QVERIFY(c.ok());
         QCOMPARE(c->toString(), QStringLiteral("0.144000000"));

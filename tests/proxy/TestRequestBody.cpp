@@ -30,8 +30,8 @@ private Q_SLOTS:
         QTest::newRow("bad stream") << QByteArray(R"({"model":"m","stream":"yes"})") << "invalid_field" << QString();
         QTest::newRow("bad max_tokens") << QByteArray(R"({"model":"m","max_tokens":-1})") << "invalid_field"
                                         << QString();
-        QTest::newRow("fraction max_tokens") << QByteArray(R"({"model":"m","max_tokens":1.5})") << "invalid_field"
-                                             << QString();
+        QTest::newRow("fraction max_tokens")
+            << QByteArray(R"({"model":"m","max_tokens":1.5})") << "invalid_field" << QString();
     }
 
     void readJson()
@@ -63,8 +63,9 @@ private Q_SLOTS:
 
     void rewritePreservesEverythingElse()
     {
-        const QByteArray body = "{ \"messages\" : [ {\"role\":\"user\",\"content\":\"say \\\"model\\\": x\"} ],\n"
-                                "  \"model\" : \"public-name\", \"seed\": 12345678901234567890, \"x_custom\": {\"model\":\"inner\"} }";
+        const QByteArray body =
+            "{ \"messages\" : [ {\"role\":\"user\",\"content\":\"say \\\"model\\\": x\"} ],\n"
+            "  \"model\" : \"public-name\", \"seed\": 12345678901234567890, \"x_custom\": {\"model\":\"inner\"} }";
         auto out = RequestBody::rewriteJson(body, QStringLiteral("upstream/model-1"), false);
         QVERIFY(out.ok());
         QByteArray expected = body;
@@ -85,14 +86,16 @@ private Q_SLOTS:
         QTest::addColumn<QByteArray>("expected");
         QTest::newRow("absent") << QByteArray(R"({"model":"a","stream":true})")
                                 << QByteArray(R"({"model":"b","stream":true,"stream_options":{"include_usage":true}})");
-        QTest::newRow("absent, trailing space") << QByteArray("{\"model\":\"a\" \n}")
-                                                << QByteArray("{\"model\":\"b\" \n,\"stream_options\":{\"include_usage\":true}}");
+        QTest::newRow("absent, trailing space")
+            << QByteArray("{\"model\":\"a\" \n}")
+            << QByteArray("{\"model\":\"b\" \n,\"stream_options\":{\"include_usage\":true}}");
         QTest::newRow("null") << QByteArray(R"({"model":"a","stream_options":null})")
                               << QByteArray(R"({"model":"b","stream_options":{"include_usage":true}})");
         QTest::newRow("false, merged") << QByteArray(R"({"model":"a","stream_options":{"include_usage":false}})")
                                        << QByteArray(R"({"model":"b","stream_options":{"include_usage":true}})");
-        QTest::newRow("other option kept") << QByteArray(R"({"stream_options":{"x":1},"model":"a"})")
-                                           << QByteArray(R"({"stream_options":{"include_usage":true,"x":1},"model":"b"})");
+        QTest::newRow("other option kept")
+            << QByteArray(R"({"stream_options":{"x":1},"model":"a"})")
+            << QByteArray(R"({"stream_options":{"include_usage":true,"x":1},"model":"b"})");
     }
 
     void addIncludeUsage()
@@ -111,9 +114,10 @@ private Q_SLOTS:
         const QByteArray boundary = RequestBody::boundary("multipart/form-data; boundary=\"XyZ\"");
         QCOMPARE(boundary, QByteArray("XyZ"));
         QCOMPARE(RequestBody::boundary("application/json"), QByteArray());
-        const QByteArray body = "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"model\"\r\n\r\n"
-                                "name=\"model\" bytes\r\n--XyZ\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\n"
-                                "whisper-public\r\n--XyZ--\r\n";
+        const QByteArray body =
+            "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"model\"\r\n\r\n"
+            "name=\"model\" bytes\r\n--XyZ\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\n"
+            "whisper-public\r\n--XyZ--\r\n";
         auto field = RequestBody::multipartField(body, boundary, "model");
         QVERIFY(field.has_value());
         QCOMPARE(field->value, QByteArray("whisper-public"));

@@ -69,8 +69,9 @@ private Q_SLOTS:
     void responsesApiUsage()
     {
         SseRelayFilter filter(true);
-        const QByteArray completed = "event: response.completed\r\ndata: {\"type\":\"response.completed\",\"response\":"
-                                     "{\"usage\":{\"input_tokens\":9,\"output_tokens\":3,\"total_tokens\":12}}}\r\n\r\n";
+        const QByteArray completed =
+            "event: response.completed\r\ndata: {\"type\":\"response.completed\",\"response\":"
+            "{\"usage\":{\"input_tokens\":9,\"output_tokens\":3,\"total_tokens\":12}}}\r\n\r\n";
         QCOMPARE(relay(filter, completed, 7), completed); // not a chat chunk: never dropped
         QCOMPARE(filter.usage()->promptTokens, 9);
         QCOMPARE(filter.usage()->completionTokens, 3);
