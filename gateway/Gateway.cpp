@@ -1,6 +1,7 @@
 #include "Gateway.h"
 
 #include "Log.h"
+#include "admin/AdminRoutes.h"
 #include "http/HttpServer.h"
 #include "http/Router.h"
 #include "ops/OpsRoutes.h"
@@ -77,6 +78,7 @@ std::shared_ptr<Router> Gateway::buildRouter()
 {
     auto router = std::make_shared<Router>();
     addOpsRoutes(*router, m_database.get(), m_redis.get());
+    addAdminRoutes(*router, m_config, m_database.get(), m_redis.get());
     m_proxy->addRoutes(*router);
     return router;
 }
