@@ -1,5 +1,6 @@
 #include "storage/ApiKeyAdminRepository.h"
 
+#include "storage/ApiKeyRepository.h"
 #include "storage/SqlErrors.h"
 #include "storage/SqlValues.h"
 
@@ -10,43 +11,6 @@
 namespace llmpool::gateway {
 
 namespace {
-
-QString keyColumns()
-{
-    return QStringLiteral("k.id, k.user_id, k.name, k.prefix, k.key_hash, k.enabled, ") +
-           SqlValues::epochMs(u"k.revoked_at") + QStringLiteral(", ") + SqlValues::epochMs(u"k.expires_at") +
-           QStringLiteral(", to_json(k.allowed_models)::text, k.rpm_limit, k.tpm_limit, k.spend_limit::text, ") +
-           SqlValues::epochMs(u"k.last_used_at") + QStringLiteral(", ") + SqlValues::epochMs(u"k.created_at") +
-           QStringLiteral(", ") + SqlValues::epochMs(u"k.updated_at");
-}
-
-Result<ApiKeyRecord> readKey(const QSqlQuery &q)
-{
-    ApiKeyRecord k;
-    k.id = q.value(0).toLongLong();
-    k.userId = q.value(1).toLongLong();
-    k.name = q.value(2).toString();
-    k.prefix = q.value(3).toString();
-    k.keyHash = q.value(4).toString().toLatin1();
-    k.enabled = q.value(5).toBool();
-    k.revokedAt = SqlValues::optionalDateTime(q.value(6));
-    k.expiresAt = SqlValues::optionalDateTime(q.value(7));
-    k.allowedModels = SqlValues::stringListFromJson(q.value(8));
-    if (!q.value(9).isNull())
-        k.rpmLimit = q.value(9).toInt();
-    if (!q.value(10).isNull())
-        k.tpmLimit = q.value(10).toLongLong();
-    if (!q.value(11).isNull()) {
-        Result<Money> limit = Money::parse(q.value(11).toString());
-        if (!limit)
-            return SqlErrors::failed(QStringLiteral("api key %1: unreadable spend_limit").arg(k.id));
-        k.spendLimit = *limit;
-    }
-    k.lastUsedAt = SqlValues::optionalDateTime(q.value(12));
-    k.createdAt = SqlValues::dateTime(q.value(13));
-    k.updatedAt = SqlValues::dateTime(q.value(14));
-    return k;
-}
 
 Error invalidKey(const QString &message, const QString &param)
 {
@@ -59,7 +23,7 @@ Result<ApiKeyRecord> singleRow(QSqlQuery &q, QSqlDatabase &db, qint64 id, QStrin
         return SqlErrors::fromQuery(q, db, action);
     if (!q.next())
         return Error::notFound(QStringLiteral("API key %1 does not exist").arg(id));
-    return readKey(q);
+    return ApiKeyRepository::readRow(q);
 }
 
 } // namespace
@@ -75,7 +39,7 @@ Result<ApiKeyPage> ApiKeyAdminRepository::listByUser(QSqlDatabase &db, qint64 us
     page.total = count.value(0).toLongLong();
 
     QSqlQuery q(db);
-    q.prepare(QStringLiteral("SELECT ") + keyColumns() +
+    q.prepare(QStringLiteral("SELECT ") + ApiKeyRepository::selectColumns() +
               QStringLiteral(" FROM api_keys k WHERE k.user_id = :user_id ORDER BY k.id LIMIT :limit OFFSET :offset"));
     q.bindValue(QStringLiteral(":user_id"), QVariant::fromValue(userId));
     q.bindValue(QStringLiteral(":limit"), limit);
@@ -83,7 +47,7 @@ Result<ApiKeyPage> ApiKeyAdminRepository::listByUser(QSqlDatabase &db, qint64 us
     if (!q.exec())
         return SqlErrors::fromQuery(q, db, u"list API keys");
     while (q.next()) {
-        Result<ApiKeyRecord> key = readKey(q);
+        Result<ApiKeyRecord> key = ApiKeyRepository::readRow(q);
         if (!key)
             return key.takeError();
         page.keys.append(std::move(*key));
@@ -94,14 +58,15 @@ Result<ApiKeyPage> ApiKeyAdminRepository::listByUser(QSqlDatabase &db, qint64 us
 Result<std::optional<ApiKeyRecord>> ApiKeyAdminRepository::findById(QSqlDatabase &db, qint64 id, bool forUpdate)
 {
     QSqlQuery q(db);
-    q.prepare(QStringLiteral("SELECT ") + keyColumns() + QStringLiteral(" FROM api_keys k WHERE k.id = :id") +
+    q.prepare(QStringLiteral("SELECT ") + ApiKeyRepository::selectColumns() +
+              QStringLiteral(" FROM api_keys k WHERE k.id = :id") +
               (forUpdate ? QStringLiteral(" FOR UPDATE") : QString()));
     q.bindValue(QStringLiteral(":id"), QVariant::fromValue(id));
     if (!q.exec())
         return SqlErrors::fromQuery(q, db, u"find API key");
     if (!q.next())
         return std::optional<ApiKeyRecord>{};
-    Result<ApiKeyRecord> key = readKey(q);
+    Result<ApiKeyRecord> key = ApiKeyRepository::readRow(q);
     if (!key)
         return key.takeError();
     return std::optional<ApiKeyRecord>(std::move(*key));
@@ -129,7 +94,7 @@ Result<ApiKeyRecord> ApiKeyAdminRepository::update(QSqlDatabase &db, const ApiKe
               QStringLiteral(", allowed_models = (SELECT array_agg(m) FROM "
                              "jsonb_array_elements_text(CAST(:models AS jsonb)) AS m), rpm_limit = :rpm, "
                              "tpm_limit = :tpm, spend_limit = CAST(:spend AS numeric) WHERE k.id = :id RETURNING ") +
-              keyColumns());
+              ApiKeyRepository::selectColumns());
     q.bindValue(QStringLiteral(":name"), key.name.isNull() ? QStringLiteral("") : key.name);
     q.bindValue(QStringLiteral(":enabled"), key.enabled);
     q.bindValue(QStringLiteral(":expires_ms"), SqlValues::toMs(key.expiresAt));
@@ -148,7 +113,7 @@ Result<ApiKeyRecord> ApiKeyAdminRepository::revoke(QSqlDatabase &db, qint64 id)
     QSqlQuery q(db);
     q.prepare(QStringLiteral("UPDATE api_keys AS k SET revoked_at = coalesce(k.revoked_at, now()), enabled = false "
                              "WHERE k.id = :id RETURNING ") +
-              keyColumns());
+              ApiKeyRepository::selectColumns());
     q.bindValue(QStringLiteral(":id"), QVariant::fromValue(id));
     return singleRow(q, db, id, u"revoke API key");
 }
@@ -162,7 +127,7 @@ Result<ApiKeyRecord> ApiKeyAdminRepository::rotate(QSqlDatabase &db, qint64 id, 
     QSqlQuery q(db);
     q.prepare(QStringLiteral("UPDATE api_keys AS k SET prefix = :prefix, key_hash = :key_hash WHERE k.id = :id "
                              "RETURNING ") +
-              keyColumns());
+              ApiKeyRepository::selectColumns());
     q.bindValue(QStringLiteral(":prefix"), prefix);
     q.bindValue(QStringLiteral(":key_hash"), QString::fromLatin1(keyHash));
     q.bindValue(QStringLiteral(":id"), QVariant::fromValue(id));
@@ -173,7 +138,7 @@ Result<ApiKeyRecord> ApiKeyAdminRepository::rotate(QSqlDatabase &db, qint64 id, 
     }
     if (!q.next())
         return Error::notFound(QStringLiteral("API key %1 does not exist").arg(id));
-    return readKey(q);
+    return ApiKeyRepository::readRow(q);
 }
 
 } // namespace llmpool::gateway

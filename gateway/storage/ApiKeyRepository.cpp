@@ -145,4 +145,14 @@ ApiKeyState ApiKeyRepository::stateAt(const ApiKeyRecord &key, bool userEnabled,
     return ApiKeyState::Active;
 }
 
+QString ApiKeyRepository::selectColumns()
+{
+    return keyColumns();
+}
+
+Result<ApiKeyRecord> ApiKeyRepository::readRow(const QSqlQuery &query)
+{
+    return readKey(query);
+}
+
 } // namespace llmpool::gateway

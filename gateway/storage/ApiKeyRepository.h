@@ -15,6 +15,7 @@
 #include <optional>
 
 class QSqlDatabase;
+class QSqlQuery;
 
 namespace llmpool::gateway {
 
@@ -75,6 +76,11 @@ public:
                                                           const QDateTime &now);
 
     static ApiKeyState stateAt(const ApiKeyRecord &key, bool userEnabled, const QDateTime &now);
+
+    // Shared with the admin repository, so a key row is read in one place: the select list for
+    // api_keys aliased `k`, and the reader for a row that starts with it.
+    static QString selectColumns();
+    static Result<ApiKeyRecord> readRow(const QSqlQuery &query);
 };
 
 } // namespace llmpool::gateway

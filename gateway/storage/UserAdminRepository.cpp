@@ -2,33 +2,12 @@
 
 #include "storage/SqlErrors.h"
 #include "storage/SqlValues.h"
+#include "storage/UserRepository.h"
 
 #include <QSqlError>
 #include <QSqlQuery>
 
 namespace llmpool::gateway {
-
-namespace {
-
-QString userColumns()
-{
-    return QStringLiteral("u.id, u.name, u.email, u.enabled, ") + SqlValues::epochMs(u"u.created_at") +
-           QStringLiteral(", ") + SqlValues::epochMs(u"u.updated_at");
-}
-
-UserRecord readUser(const QSqlQuery &q)
-{
-    UserRecord u;
-    u.id = q.value(0).toLongLong();
-    u.name = q.value(1).toString();
-    u.email = SqlValues::optionalString(q.value(2));
-    u.enabled = q.value(3).toBool();
-    u.createdAt = SqlValues::dateTime(q.value(4));
-    u.updatedAt = SqlValues::dateTime(q.value(5));
-    return u;
-}
-
-} // namespace
 
 Result<UserPage> UserAdminRepository::list(QSqlDatabase &db, const QString &search, qint64 offset, int limit)
 {
@@ -48,8 +27,8 @@ Result<UserPage> UserAdminRepository::list(QSqlDatabase &db, const QString &sear
     page.total = count.value(0).toLongLong();
 
     QSqlQuery q(db);
-    q.prepare(QStringLiteral("SELECT ") + userColumns() + QStringLiteral(" FROM users u") + where +
-              QStringLiteral(" ORDER BY u.id LIMIT :limit OFFSET :offset"));
+    q.prepare(QStringLiteral("SELECT ") + UserRepository::selectColumns(u"u") + QStringLiteral(" FROM users u") +
+              where + QStringLiteral(" ORDER BY u.id LIMIT :limit OFFSET :offset"));
     if (!search.isEmpty()) {
         q.bindValue(QStringLiteral(":q"), search);
         q.bindValue(QStringLiteral(":q2"), search);
@@ -59,42 +38,33 @@ Result<UserPage> UserAdminRepository::list(QSqlDatabase &db, const QString &sear
     if (!q.exec())
         return SqlErrors::fromQuery(q, db, u"list users");
     while (q.next())
-        page.users.append(readUser(q));
+        page.users.append(UserRepository::readRow(q));
     return page;
 }
 
 Result<std::optional<UserRecord>> UserAdminRepository::lockById(QSqlDatabase &db, qint64 id)
 {
     QSqlQuery q(db);
-    q.prepare(QStringLiteral("SELECT ") + userColumns() + QStringLiteral(" FROM users u WHERE u.id = :id FOR UPDATE"));
+    q.prepare(QStringLiteral("SELECT ") + UserRepository::selectColumns(u"u") +
+              QStringLiteral(" FROM users u WHERE u.id = :id FOR UPDATE"));
     q.bindValue(QStringLiteral(":id"), QVariant::fromValue(id));
     if (!q.exec())
         return SqlErrors::fromQuery(q, db, u"find user");
     if (!q.next())
         return std::optional<UserRecord>{};
-    return std::optional<UserRecord>(readUser(q));
+    return std::optional<UserRecord>(UserRepository::readRow(q));
 }
 
 Result<UserRecord> UserAdminRepository::update(QSqlDatabase &db, const UserRecord &user)
 {
-    const QString name = user.name.trimmed();
-    if (name.isEmpty() || name.size() > 200)
-        return Error::invalidRequest(QStringLiteral("invalid_name"),
-                                     QStringLiteral("the user name must have 1 to 200 characters"),
-                                     QStringLiteral("name"));
+    QString name = user.name;
     std::optional<QString> email = user.email;
-    if (email) {
-        *email = email->trimmed();
-        if (email->isEmpty())
-            email.reset();
-        else if (email->size() > 320 || !email->contains(QLatin1Char('@')))
-            return Error::invalidRequest(QStringLiteral("invalid_email"),
-                                         QStringLiteral("the email address is not valid"), QStringLiteral("email"));
-    }
+    if (Status valid = UserRepository::normalize(name, email); !valid)
+        return valid.takeError();
     QSqlQuery q(db);
     q.prepare(QStringLiteral("UPDATE users u SET name = :name, email = :email, enabled = :enabled WHERE u.id = :id "
                              "RETURNING ") +
-              userColumns());
+              UserRepository::selectColumns(u"u"));
     q.bindValue(QStringLiteral(":name"), name);
     q.bindValue(QStringLiteral(":email"), SqlValues::toVariant(email));
     q.bindValue(QStringLiteral(":enabled"), user.enabled);
@@ -107,7 +77,7 @@ Result<UserRecord> UserAdminRepository::update(QSqlDatabase &db, const UserRecor
     }
     if (!q.next())
         return Error::notFound(QStringLiteral("user %1 does not exist").arg(user.id));
-    return readUser(q);
+    return UserRepository::readRow(q);
 }
 
 } // namespace llmpool::gateway

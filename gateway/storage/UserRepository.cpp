@@ -10,7 +10,7 @@ namespace llmpool::gateway {
 
 namespace {
 
-QString columns(QStringView table)
+QString columnsOf(QStringView table)
 {
     const QString t = table.toString() + QLatin1Char('.');
     return t + QStringLiteral("id, ") + t + QStringLiteral("name, ") + t + QStringLiteral("email, ") + t +
@@ -18,7 +18,7 @@ QString columns(QStringView table)
            QStringLiteral(", ") + SqlValues::epochMs(QString(t + QStringLiteral("updated_at")));
 }
 
-UserRecord readUser(const QSqlQuery &q)
+UserRecord readUserRow(const QSqlQuery &q)
 {
     UserRecord u;
     u.id = q.value(0).toLongLong();
@@ -33,33 +33,23 @@ UserRecord readUser(const QSqlQuery &q)
 Result<std::optional<UserRecord>> findOne(QSqlDatabase &db, const QString &where, const QVariant &value)
 {
     QSqlQuery q(db);
-    q.prepare(QStringLiteral("SELECT ") + columns(u"u") + QStringLiteral(" FROM users u WHERE ") + where);
+    q.prepare(QStringLiteral("SELECT ") + columnsOf(u"u") + QStringLiteral(" FROM users u WHERE ") + where);
     q.bindValue(0, value);
     if (!q.exec())
         return SqlErrors::fromQuery(q, db, u"find user");
     if (!q.next())
         return std::optional<UserRecord>{};
-    return std::optional<UserRecord>(readUser(q));
+    return std::optional<UserRecord>(readUserRow(q));
 }
 
 } // namespace
 
 Result<UserRecord> UserRepository::create(QSqlDatabase &db, const NewUser &user)
 {
-    const QString name = user.name.trimmed();
-    if (name.isEmpty() || name.size() > 200)
-        return Error::invalidRequest(QStringLiteral("invalid_name"),
-                                     QStringLiteral("the user name must have 1 to 200 characters"),
-                                     QStringLiteral("name"));
+    QString name = user.name;
     std::optional<QString> email = user.email;
-    if (email) {
-        *email = email->trimmed();
-        if (email->isEmpty())
-            email.reset();
-        else if (email->size() > 320 || !email->contains(QLatin1Char('@')))
-            return Error::invalidRequest(QStringLiteral("invalid_email"),
-                                         QStringLiteral("the email address is not valid"), QStringLiteral("email"));
-    }
+    if (Status valid = normalize(name, email); !valid)
+        return valid.takeError();
     const QString currency = user.currency.trimmed().isEmpty() ? QStringLiteral("USD") : user.currency.trimmed();
 
     // One statement: the user and its wallet commit together or not at all.
@@ -67,7 +57,7 @@ Result<UserRecord> UserRepository::create(QSqlDatabase &db, const NewUser &user)
     q.prepare(QStringLiteral("WITH u AS (INSERT INTO users (name, email) VALUES (:name, :email) RETURNING *), "
                              "w AS (INSERT INTO wallets (user_id, currency) SELECT id, :currency FROM u) "
                              "SELECT ") +
-              columns(u"u") + QStringLiteral(" FROM u"));
+              columnsOf(u"u") + QStringLiteral(" FROM u"));
     q.bindValue(QStringLiteral(":name"), name);
     q.bindValue(QStringLiteral(":email"), SqlValues::toVariant(email));
     q.bindValue(QStringLiteral(":currency"), currency);
@@ -79,7 +69,7 @@ Result<UserRecord> UserRepository::create(QSqlDatabase &db, const NewUser &user)
     }
     if (!q.next())
         return SqlErrors::failed(QStringLiteral("create user: no row returned"));
-    return readUser(q);
+    return readUserRow(q);
 }
 
 Result<std::optional<UserRecord>> UserRepository::findByName(QSqlDatabase &db, const QString &name)
@@ -90,6 +80,34 @@ Result<std::optional<UserRecord>> UserRepository::findByName(QSqlDatabase &db, c
 Result<std::optional<UserRecord>> UserRepository::findById(QSqlDatabase &db, qint64 id)
 {
     return findOne(db, QStringLiteral("u.id = ?"), QVariant::fromValue(id));
+}
+
+QString UserRepository::selectColumns(QStringView table)
+{
+    return columnsOf(table);
+}
+
+UserRecord UserRepository::readRow(const QSqlQuery &query)
+{
+    return readUserRow(query);
+}
+
+Status UserRepository::normalize(QString &name, std::optional<QString> &email)
+{
+    name = name.trimmed();
+    if (name.isEmpty() || name.size() > 200)
+        return Error::invalidRequest(QStringLiteral("invalid_name"),
+                                     QStringLiteral("the user name must have 1 to 200 characters"),
+                                     QStringLiteral("name"));
+    if (email) {
+        *email = email->trimmed();
+        if (email->isEmpty())
+            email.reset();
+        else if (email->size() > 320 || !email->contains(QLatin1Char('@')))
+            return Error::invalidRequest(QStringLiteral("invalid_email"),
+                                         QStringLiteral("the email address is not valid"), QStringLiteral("email"));
+    }
+    return Ok{};
 }
 
 } // namespace llmpool::gateway

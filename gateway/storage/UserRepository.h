@@ -12,6 +12,7 @@
 #include <optional>
 
 class QSqlDatabase;
+class QSqlQuery;
 
 namespace llmpool::gateway {
 
@@ -40,6 +41,14 @@ public:
     static Result<UserRecord> create(QSqlDatabase &db, const NewUser &user);
     static Result<std::optional<UserRecord>> findByName(QSqlDatabase &db, const QString &name);
     static Result<std::optional<UserRecord>> findById(QSqlDatabase &db, qint64 id);
+
+    // Shared with the admin repository, so a user row is read and validated in one place.
+    // The select list for a users table aliased `table`, in the order readRow() expects.
+    static QString selectColumns(QStringView table);
+    static UserRecord readRow(const QSqlQuery &query);
+    // Trims and checks a name (1..200 characters) and an optional email (empty = none); errors
+    // "invalid_name" / "invalid_email" (400) naming the field.
+    static Status normalize(QString &name, std::optional<QString> &email);
 };
 
 } // namespace llmpool::gateway
