@@ -13,63 +13,34 @@ namespace {
 
 QString upstreamColumns()
 {
-    return QStringLiteral("u.id, u.name, u.kind, u.api_base, u.api_key_encrypted, u.api_key_format, "
-                          "u.api_key_preview, u.weight, u.enabled, to_json(u.tags)::text, coalesce(u.proxy_url, ''), "
-                          "u.extra::text, ") +
-           SqlValues::epochMs(u"u.created_at") + QStringLiteral(", ") + SqlValues::epochMs(u"u.updated_at");
+    return CatalogRepository::upstreamColumns() + QStringLiteral(", ") + SqlValues::epochMs(u"u.created_at") +
+           QStringLiteral(", ") + SqlValues::epochMs(u"u.updated_at");
 }
 
 UpstreamRecord readUpstream(const QSqlQuery &q)
 {
     UpstreamRecord r;
-    UpstreamRow &u = r.row;
-    u.id = q.value(0).toLongLong();
-    u.name = q.value(1).toString();
-    u.kind = q.value(2).toString();
-    u.apiBase = q.value(3).toString();
-    u.apiKeyStored = q.value(4).toString().toUtf8();
-    u.apiKeyFormat = q.value(5).toString();
-    u.apiKeyPreview = q.value(6).toString();
-    u.weight = q.value(7).toInt();
-    u.enabled = q.value(8).toBool();
-    u.tags = SqlValues::stringListFromJson(q.value(9)).value_or(QStringList());
-    u.proxyUrl = q.value(10).toString();
-    u.extra = QJsonDocument::fromJson(q.value(11).toString().toUtf8()).object();
-    r.createdAt = SqlValues::dateTime(q.value(12));
-    r.updatedAt = SqlValues::dateTime(q.value(13));
+    r.row = CatalogRepository::readUpstream(q);
+    r.createdAt = SqlValues::dateTime(q.value(CatalogRepository::kUpstreamColumns));
+    r.updatedAt = SqlValues::dateTime(q.value(CatalogRepository::kUpstreamColumns + 1));
     return r;
 }
 
 QString modelColumns()
 {
-    return QStringLiteral("m.id, m.name, m.upstream_id, m.upstream_model, to_json(m.capabilities)::text, m.weight, "
-                          "m.enabled, m.input_price_per_1m::text, m.cached_input_price_per_1m::text, "
-                          "m.output_price_per_1m::text, m.image_price::text, m.speech_price_per_1m_chars::text, "
-                          "m.transcription_price_per_minute::text, ") +
-           SqlValues::epochMs(u"m.created_at") + QStringLiteral(", ") + SqlValues::epochMs(u"m.updated_at");
+    return CatalogRepository::modelColumns() + QStringLiteral(", ") + SqlValues::epochMs(u"m.created_at") +
+           QStringLiteral(", ") + SqlValues::epochMs(u"m.updated_at");
 }
 
 Result<ModelRecord> readModel(const QSqlQuery &q)
 {
     ModelRecord r;
-    ModelRow &m = r.row;
-    m.id = q.value(0).toLongLong();
-    m.name = q.value(1).toString();
-    m.upstreamId = q.value(2).toLongLong();
-    m.upstreamModel = q.value(3).toString();
-    m.capabilities = SqlValues::stringListFromJson(q.value(4)).value_or(QStringList());
-    m.weight = q.value(5).toInt();
-    m.enabled = q.value(6).toBool();
-    Money *prices[] = {&m.inputPricePer1M, &m.cachedInputPricePer1M, &m.outputPricePer1M,
-                       &m.imagePrice,      &m.speechPricePer1MChars, &m.transcriptionPricePerMinute};
-    for (int i = 0; i < 6; ++i) {
-        Result<Money> price = Money::parse(q.value(7 + i).toString());
-        if (!price)
-            return SqlErrors::failed(QStringLiteral("model %1: unreadable price").arg(m.id));
-        *prices[i] = *price;
-    }
-    r.createdAt = SqlValues::dateTime(q.value(13));
-    r.updatedAt = SqlValues::dateTime(q.value(14));
+    Result<ModelRow> row = CatalogRepository::readModel(q);
+    if (!row)
+        return row.takeError();
+    r.row = std::move(*row);
+    r.createdAt = SqlValues::dateTime(q.value(CatalogRepository::kModelColumns));
+    r.updatedAt = SqlValues::dateTime(q.value(CatalogRepository::kModelColumns + 1));
     return r;
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 class QSqlDatabase;
+class QSqlQuery;
 
 namespace llmpool::gateway {
 
@@ -63,6 +64,16 @@ public:
     // Both tables in one REPEATABLE READ snapshot, so a model never refers to an upstream the same
     // read does not see.
     static Result<CatalogRows> loadAll(QSqlDatabase &db);
+
+    // Shared with the admin repository, so the rows are read in one place. Select lists for the
+    // tables aliased `u` (upstreams) and `m` (models), and readers for rows that start with them;
+    // kUpstreamColumns / kModelColumns say where a caller's extra columns begin.
+    static constexpr int kUpstreamColumns = 12;
+    static constexpr int kModelColumns = 13;
+    static QString upstreamColumns();
+    static QString modelColumns();
+    static UpstreamRow readUpstream(const QSqlQuery &query);
+    static Result<ModelRow> readModel(const QSqlQuery &query);
 };
 
 } // namespace llmpool::gateway
