@@ -74,19 +74,10 @@ Result<std::optional<ApiKeyRecord>> ApiKeyAdminRepository::findById(QSqlDatabase
 
 Result<ApiKeyRecord> ApiKeyAdminRepository::update(QSqlDatabase &db, const ApiKeyRecord &key)
 {
-    if (key.name.size() > 200)
-        return invalidKey(QStringLiteral("the key name must have at most 200 characters"), QStringLiteral("name"));
-    if (key.allowedModels &&
-        (key.allowedModels->isEmpty() || std::any_of(key.allowedModels->cbegin(), key.allowedModels->cend(),
-                                                     [](const QString &m) { return m.isEmpty(); })))
-        return invalidKey(QStringLiteral("allowed_models must list at least one model name (null allows all)"),
-                          QStringLiteral("allowed_models"));
-    if (key.rpmLimit && *key.rpmLimit <= 0)
-        return invalidKey(QStringLiteral("rpm_limit must be positive"), QStringLiteral("rpm_limit"));
-    if (key.tpmLimit && *key.tpmLimit <= 0)
-        return invalidKey(QStringLiteral("tpm_limit must be positive"), QStringLiteral("tpm_limit"));
-    if (key.spendLimit && key.spendLimit->isNegative())
-        return invalidKey(QStringLiteral("spend_limit must not be negative"), QStringLiteral("spend_limit"));
+    if (Status valid =
+            ApiKeyRepository::validateSettings(key.name, key.allowedModels, key.rpmLimit, key.tpmLimit, key.spendLimit);
+        !valid)
+        return valid.takeError();
 
     QSqlQuery q(db);
     q.prepare(QStringLiteral("UPDATE api_keys AS k SET name = :name, enabled = :enabled, expires_at = ") +

@@ -63,19 +63,9 @@ Result<ApiKeyRecord> ApiKeyRepository::insert(QSqlDatabase &db, const NewApiKey 
         return invalidKey(QStringLiteral("the key hash must be 64 lowercase hex characters"), QStringLiteral("key"));
     if (key.prefix.isEmpty() || key.prefix.size() > 32)
         return invalidKey(QStringLiteral("the key prefix must have 1 to 32 characters"), QStringLiteral("prefix"));
-    if (key.name.size() > 200)
-        return invalidKey(QStringLiteral("the key name must have at most 200 characters"), QStringLiteral("name"));
-    if (key.allowedModels &&
-        (key.allowedModels->isEmpty() || std::any_of(key.allowedModels->cbegin(), key.allowedModels->cend(),
-                                                     [](const QString &m) { return m.isEmpty(); })))
-        return invalidKey(QStringLiteral("allowed_models must list at least one model name (omit it to allow all)"),
-                          QStringLiteral("allowed_models"));
-    if (key.rpmLimit && *key.rpmLimit <= 0)
-        return invalidKey(QStringLiteral("rpm_limit must be positive"), QStringLiteral("rpm_limit"));
-    if (key.tpmLimit && *key.tpmLimit <= 0)
-        return invalidKey(QStringLiteral("tpm_limit must be positive"), QStringLiteral("tpm_limit"));
-    if (key.spendLimit && key.spendLimit->isNegative())
-        return invalidKey(QStringLiteral("spend_limit must not be negative"), QStringLiteral("spend_limit"));
+    if (Status valid = validateSettings(key.name, key.allowedModels, key.rpmLimit, key.tpmLimit, key.spendLimit);
+        !valid)
+        return valid.takeError();
 
     QSqlQuery q(db);
     q.prepare(QStringLiteral("INSERT INTO api_keys AS k (user_id, name, prefix, key_hash, expires_at, allowed_models, "
@@ -143,6 +133,26 @@ ApiKeyState ApiKeyRepository::stateAt(const ApiKeyRecord &key, bool userEnabled,
     if (!userEnabled)
         return ApiKeyState::UserDisabled;
     return ApiKeyState::Active;
+}
+
+Status ApiKeyRepository::validateSettings(const QString &name, const std::optional<QStringList> &allowedModels,
+                                          const std::optional<int> &rpmLimit, const std::optional<qint64> &tpmLimit,
+                                          const std::optional<Money> &spendLimit)
+{
+    if (name.size() > 200)
+        return invalidKey(QStringLiteral("the key name must have at most 200 characters"), QStringLiteral("name"));
+    if (allowedModels && (allowedModels->isEmpty() || std::any_of(allowedModels->cbegin(), allowedModels->cend(),
+                                                                  [](const QString &m) { return m.isEmpty(); })))
+        return invalidKey(QStringLiteral("allowed_models must list at least one model name (omit it or send null "
+                                         "to allow all)"),
+                          QStringLiteral("allowed_models"));
+    if (rpmLimit && *rpmLimit <= 0)
+        return invalidKey(QStringLiteral("rpm_limit must be positive"), QStringLiteral("rpm_limit"));
+    if (tpmLimit && *tpmLimit <= 0)
+        return invalidKey(QStringLiteral("tpm_limit must be positive"), QStringLiteral("tpm_limit"));
+    if (spendLimit && spendLimit->isNegative())
+        return invalidKey(QStringLiteral("spend_limit must not be negative"), QStringLiteral("spend_limit"));
+    return Ok{};
 }
 
 QString ApiKeyRepository::selectColumns()

@@ -80,6 +80,11 @@ public:
     // Shared with the admin repository, so a key row is read in one place: the select list for
     // api_keys aliased `k`, and the reader for a row that starts with it.
     static QString selectColumns();
+    // The checks a key's name and limits must pass, on create and on update alike; errors are
+    // "invalid_api_key" (400) naming the field.
+    static Status validateSettings(const QString &name, const std::optional<QStringList> &allowedModels,
+                                   const std::optional<int> &rpmLimit, const std::optional<qint64> &tpmLimit,
+                                   const std::optional<Money> &spendLimit);
     static Result<ApiKeyRecord> readRow(const QSqlQuery &query);
 };
 
