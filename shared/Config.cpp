@@ -761,6 +761,9 @@ void readBilling(SectionReader &r, Config &c)
         b.currency = currency;
     r.boolean("reservation", b.reservation);
     r.integer("default_max_output_tokens", b.defaultMaxOutputTokens, 1, 10'000'000);
+    r.string("spool_dir", b.spoolDir);
+    if (b.spoolDir.trimmed().isEmpty())
+        r.fail("spool_dir", QStringLiteral("must not be empty"));
 }
 
 void readWorker(SectionReader &r, Config &c)
@@ -768,6 +771,7 @@ void readWorker(SectionReader &r, Config &c)
     r.boolean("in_process", c.worker.inProcess);
     r.integer("concurrency", c.worker.concurrency, 1, 256);
     r.integer("batch_size", c.worker.batchSize, 1, 10'000);
+    r.integer("claim_idle_ms", c.worker.claimIdleMs, 1'000, 86'400'000);
 }
 
 void readRateLimit(SectionReader &r, Config &c)

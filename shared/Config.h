@@ -157,6 +157,8 @@ struct BillingConfig
     QString currency = QStringLiteral("USD"); // a label only; no conversion happens
     bool reservation = true;
     int defaultMaxOutputTokens = 4096; // reservation size when a request sets no max_tokens
+    // Where usage events wait while Redis is unreachable (relative paths: to the working directory).
+    QString spoolDir = QStringLiteral("llmpool-spool");
     bool operator==(const BillingConfig &) const = default;
 };
 
@@ -165,6 +167,7 @@ struct WorkerConfig
     bool inProcess = true; // run the usage worker inside `llmpool serve`
     int concurrency = 2;   // parallel batch writers
     int batchSize = 200;   // stream entries read and written per transaction
+    int claimIdleMs = 30'000; // a dead worker's unacknowledged entries are taken over after this
     bool operator==(const WorkerConfig &) const = default;
 };
 

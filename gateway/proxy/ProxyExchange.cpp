@@ -6,6 +6,7 @@
 #include "http/ErrorReply.h"
 #include "proxy/CatalogStore.h"
 #include "proxy/ProxyService.h"
+#include "usage/Admission.h"
 #include "routing/UpstreamTarget.h"
 
 #include <QJsonArray>
@@ -190,7 +191,72 @@ void ProxyExchange::route()
         return;
     }
     m_plan = std::move(*plan);
-    startAttempt();
+    admit();
+}
+
+Money ProxyExchange::reservationAmount() const
+{
+    // The most this request can cost on any upstream of its plan (failover may pick the
+    // priciest): the prompt estimated generously (3 bytes per token), the output at its cap.
+    BillableUsage worst;
+    const qint64 bodyBytes = m_request.body().size();
+    switch (m_endpoint) {
+    case Endpoint::ChatCompletions:
+    case Endpoint::Completions:
+    case Endpoint::Responses:
+        worst.promptTokens = (bodyBytes + 2) / 3;
+        worst.completionTokens =
+            std::clamp<qint64>(m_fields.maxTokens.value_or(m_service->config().billing.defaultMaxOutputTokens), 0,
+                               100'000'000);
+        break;
+    case Endpoint::Embeddings:
+        worst.promptTokens = (bodyBytes + 2) / 3;
+        break;
+    case Endpoint::ImagesGenerations:
+        worst.images = 1;
+        break;
+    case Endpoint::AudioSpeech:
+        worst.characters = m_fields.inputChars;
+        break;
+    case Endpoint::AudioTranscriptions:
+        worst.audioMillis = bodyBytes / 16; // 128 kbit/s audio: 16 bytes per millisecond
+        break;
+    default:
+        break;
+    }
+    Money amount;
+    for (const RouteAttempt &attempt : m_plan.attempts) {
+        auto cost = Pricing::cost(attempt.model->prices, worst);
+        if (cost && *cost > amount) {
+            amount = *cost;
+        }
+    }
+    return amount;
+}
+
+void ProxyExchange::admit()
+{
+    Admission *admission = m_service->admission();
+    if (!admission) {
+        startAttempt();
+        return;
+    }
+    AdmissionRequest request;
+    request.requestId = m_request.requestId();
+    request.userId = m_key->key.userId;
+    request.keyId = m_key->key.id;
+    request.amount = reservationAmount();
+    request.keySpendLimit = m_key->key.spendLimit;
+    admission->reserve(request, this, [this](Status admitted) {
+        if (m_finished) {
+            return;
+        }
+        if (!admitted) {
+            fail(admitted.error());
+            return;
+        }
+        startAttempt();
+    });
 }
 
 QByteArray ProxyExchange::upstreamBody(const RouteAttempt &attempt)
@@ -363,11 +429,38 @@ bool ProxyExchange::onBody(QByteArrayView chunk)
     }
     if (!out.isEmpty()) {
         m_event.bytesOut += out.size();
-        if (!m_responder.write(out)) {
-            m_clientFull = true;
-        }
+        writeOut(std::move(out));
     }
     return true;
+}
+
+void ProxyExchange::writeOut(QByteArray bytes)
+{
+    // The end of the response waits for its usage event to be durable (finish()): a client that
+    // got a whole answer must be billed even if the gateway dies a moment later. For a plain
+    // body that is the last chunk received so far; for SSE the final event and what follows.
+    QByteArray now;
+    if (m_sse) {
+        if (!m_holding) {
+            qsizetype at = bytes.indexOf("data: [DONE]");
+            if (at < 0) {
+                at = bytes.indexOf("event: response.completed");
+            }
+            if (at >= 0 && (at == 0 || bytes.at(at - 1) == '\n')) {
+                m_holding = true;
+                m_held = bytes.mid(at);
+                bytes.truncate(at);
+            }
+            now = std::move(bytes);
+        } else {
+            m_held.append(bytes);
+        }
+    } else {
+        now = std::exchange(m_held, std::move(bytes));
+    }
+    if (!now.isEmpty() && !m_responder.write(now)) {
+        m_clientFull = true;
+    }
 }
 
 void ProxyExchange::onFinished(const UpstreamOutcome &outcome)
@@ -383,14 +476,13 @@ void ProxyExchange::onFinished(const UpstreamOutcome &outcome)
     m_call.release()->deleteLater();
     if (outcome.ok()) {
         if (m_filter) {
-            const QByteArray rest = m_filter->flush();
+            QByteArray rest = m_filter->flush();
             if (!rest.isEmpty()) {
                 m_event.bytesOut += rest.size();
-                m_responder.write(rest);
+                writeOut(std::move(rest));
             }
         }
-        m_responder.end();
-        finish(m_event.status, QString());
+        finish(m_event.status, QString(), true);
         return;
     }
     // Mid-stream failure: never let it look like a complete answer.
@@ -480,7 +572,7 @@ void ProxyExchange::fillUsage()
     }
 }
 
-void ProxyExchange::finish(int status, const QString &errorCode)
+void ProxyExchange::finish(int status, const QString &errorCode, bool completeResponse)
 {
     if (m_finished) {
         return;
@@ -490,10 +582,25 @@ void ProxyExchange::finish(int status, const QString &errorCode)
     m_event.errorCode = errorCode;
     m_event.latencyMs = m_clock.elapsed();
     fillUsage();
-    if (m_key) {
-        m_service->usage()->record(std::move(m_event));
+    auto complete = [this, completeResponse] {
+        if (completeResponse && m_responder.isConnected()) {
+            if (!m_held.isEmpty()) {
+                m_responder.write(std::exchange(m_held, QByteArray()));
+            }
+            m_responder.end();
+        }
+        deleteLater();
+    };
+    if (!m_key) {
+        complete();
+        return;
     }
-    deleteLater();
+    if (!completeResponse) {
+        m_service->usage()->record(std::move(m_event));
+        deleteLater();
+        return;
+    }
+    m_service->usage()->record(std::move(m_event), this, std::move(complete));
 }
 
 } // namespace llmpool::gateway

@@ -55,6 +55,8 @@ private:
 
     void authenticated(Result<KeyCache::Entry> key);
     void route();
+    void admit();
+    Money reservationAmount() const;
     void startAttempt();
     void attemptFailed(const AttemptOutcome &outcome, const QString &detail);
     void onHead(int status, const UpstreamHeaders &headers);
@@ -63,7 +65,10 @@ private:
     void clientGone();
 
     void fail(const Error &error);
-    void finish(int status, const QString &errorCode);
+    // Records the usage event and ends the exchange. With `completeResponse`, the held-back end of
+    // a successful response goes to the client only once the event is durable (UsageSink).
+    void finish(int status, const QString &errorCode, bool completeResponse = false);
+    void writeOut(QByteArray bytes);
     void fillUsage();
 
     QByteArray upstreamBody(const RouteAttempt &attempt);
@@ -89,6 +94,8 @@ private:
     bool m_clientFull = false;
     bool m_finished = false;
     std::optional<SseRelayFilter> m_filter;
+    QByteArray m_held;   // the response's last bytes, sent once its usage event is durable
+    bool m_holding = false; // SSE: the final event was seen; everything after it is held too
     QByteArray m_bodyCopy; // a bounded copy of a non-streamed JSON answer, for its usage
     bool m_bodyCopyComplete = true;
 

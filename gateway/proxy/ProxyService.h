@@ -21,6 +21,7 @@ namespace llmpool::gateway {
 class CatalogStore;
 class Router;
 class UsageSink;
+class Admission;
 class HttpRequest;
 class HttpResponder;
 
@@ -40,6 +41,9 @@ public:
     CatalogStore *catalog() const { return m_catalog; }
     ApiKeyAuth &auth() { return m_auth; }
     UsageSink *usage() const { return m_usage; }
+    // Billing admission (reservations); null = requests are admitted on key and user checks alone.
+    Admission *admission() const { return m_admission; }
+    void setAdmission(Admission *admission) { m_admission = admission; }
     const Config &config() const { return m_config; }
 
 private:
@@ -51,6 +55,7 @@ private:
     ApiKeyAuth m_auth;
     CatalogStore *m_catalog;
     UsageSink *m_usage;
+    Admission *m_admission = nullptr;
     HealthTracker m_health;
     QTimer m_probeTimer;
 };

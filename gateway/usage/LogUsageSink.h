@@ -15,7 +15,7 @@ namespace llmpool::gateway {
 class LogUsageSink : public UsageSink
 {
 public:
-    void record(UsageEvent event) override;
+    void record(UsageEvent event, QObject *context = nullptr, std::function<void()> durable = {}) override;
     qint64 recorded() const { return m_recorded.load(); }
 
 private:

@@ -13,7 +13,10 @@
 #include <QByteArray>
 #include <QString>
 
+#include <functional>
 #include <optional>
+
+class QObject;
 
 namespace llmpool::gateway {
 
@@ -48,11 +51,15 @@ struct UsageEvent
 };
 
 // Where finished usage events go. Implementations must not block the calling event-loop thread.
+// `durable`, when given, runs on the calling thread (guarded by `context`) once the event can no
+// longer be lost — queued in Redis or written to the local spool. The data plane holds back the
+// last bytes of a response until then, so a response the client received whole is always billed,
+// even if the gateway is killed a moment later.
 class UsageSink
 {
 public:
     virtual ~UsageSink() = default;
-    virtual void record(UsageEvent event) = 0;
+    virtual void record(UsageEvent event, QObject *context = nullptr, std::function<void()> durable = {}) = 0;
 };
 
 } // namespace llmpool::gateway

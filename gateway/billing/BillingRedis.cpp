@@ -1,0 +1,90 @@
+#include "billing/BillingRedis.h"
+
+#include "storage/RedisClient.h"
+#include "storage/RedisSyncClient.h"
+
+#include <QObject>
+#include <QPointer>
+
+namespace llmpool::gateway::billing {
+
+namespace {
+
+Result<RedisReply> replyOrError(Result<RedisReply> reply, const RedisScript &script)
+{
+    if (reply && reply->isError()) {
+        return Error::unavailable(QStringLiteral("redis_error"),
+                                  QStringLiteral("Redis refused the billing script '%1': %2")
+                                      .arg(QLatin1String(script.name), QString::fromUtf8(reply->string.left(200))));
+    }
+    return reply;
+}
+
+} // namespace
+
+void runScript(RedisClient *redis, const RedisScript &script, QList<QByteArray> keys, QList<QByteArray> args,
+               QObject *context, std::function<void(Result<RedisReply>)> done)
+{
+    const QList<QByteArray> command = scriptCommand(script, keys, args);
+    QPointer<RedisClient> client(redis);
+    redis->command(command, context,
+                   [client, &script, keys = std::move(keys), args = std::move(args), context,
+                    done = std::move(done)](Result<RedisReply> reply) mutable {
+                       if (reply && reply->isError() && isNoScriptError(reply->string) && client) {
+                           client->command(scriptCommand(script, keys, args, true), context,
+                                           [&script, done = std::move(done)](Result<RedisReply> again) {
+                                               done(replyOrError(std::move(again), script));
+                                           });
+                           return;
+                       }
+                       done(replyOrError(std::move(reply), script));
+                   });
+}
+
+Result<RedisReply> runScriptSync(RedisSyncClient &redis, const RedisScript &script, const QList<QByteArray> &keys,
+                                 const QList<QByteArray> &args)
+{
+    auto reply = redis.command(scriptCommand(script, keys, args));
+    if (reply && reply->isError() && isNoScriptError(reply->string)) {
+        reply = redis.command(scriptCommand(script, keys, args, true));
+    }
+    return replyOrError(std::move(reply), script);
+}
+
+void syncScriptArgs(const WalletState &state, QList<QByteArray> &keys, QList<QByteArray> &args)
+{
+    const UserKeys user = UserKeys::of(state.userId);
+    keys = {user.wallet, user.pending, user.totals};
+    args = {nanosText(state.balance), QByteArray::number(state.version), QByteArray::number(kWalletTtlMs),
+            QByteArray::number(state.settledRequests.size())};
+    args << state.settledRequests;
+    for (const auto &key : state.keys) {
+        keys << user.keySpend(key.keyId);
+        args << nanosText(key.spent);
+    }
+}
+
+void syncWallet(RedisClient *redis, const WalletState &state, QObject *context, std::function<void(Status)> done)
+{
+    QList<QByteArray> keys, args;
+    syncScriptArgs(state, keys, args);
+    runScript(redis, syncScript(), std::move(keys), std::move(args), context,
+              [done = std::move(done)](Result<RedisReply> reply) {
+                  if (done) {
+                      done(reply ? Status(Ok{}) : Status(reply.error()));
+                  }
+              });
+}
+
+Status syncWalletSync(RedisSyncClient &redis, const WalletState &state)
+{
+    QList<QByteArray> keys, args;
+    syncScriptArgs(state, keys, args);
+    auto reply = runScriptSync(redis, syncScript(), keys, args);
+    if (!reply) {
+        return reply.error();
+    }
+    return Ok{};
+}
+
+} // namespace llmpool::gateway::billing

@@ -1,0 +1,67 @@
+#pragma once
+
+// BillingScripts: the Redis side of admission (SPEC §5). Every instance shares these keys, and
+// every change to them is one Lua script, so admission is atomic across gateway instances.
+//
+// Per user U (hash tag {u<U>} keeps a user's keys in one slot, should Redis ever be clustered):
+//   llmpool:{uU}:w      hash  bal = cash + credit_limit - debt as PostgreSQL last said (nanos),
+//                             ver = that state's version (the user's newest ledger entry id).
+//                             Expires (walletTtlMs) so a missed update heals by a reload.
+//   llmpool:{uU}:r      hash  request id -> "<amount nanos> <key id>": live reservations
+//   llmpool:{uU}:x      zset  request id by expiry (ms): reservations of a crashed gateway expire
+//   llmpool:{uU}:p      hash  request id -> "<cost nanos> <key id>": finished, queued for the
+//                             worker, not yet in PostgreSQL ("pending")
+//   llmpool:{uU}:s      hash  totals: res, pend, kr<K> / kp<K> (reserved / pending per key K)
+//   llmpool:{uU}:k<K>   hash  spent = api_keys.spent (nanos), ver (same versions as :w). Expires.
+//   llmpool:usage       stream of finished usage events (field "e": the event's JSON)
+//
+// available = bal - res - pend. Amounts are integer nanos in decimal text; the scripts do exact
+// arithmetic on them (two-limb numbers: Lua numbers are doubles).
+//
+// Scripts:
+//   admit   reserve `amount` for a request if available (and the key's spending cap) covers it
+//   finish  release the reservation, append the event to the stream, hold its cost as pending —
+//           one atomic step, so the money is never both released and unqueued
+//   sync    store a wallet state (and key spend) from PostgreSQL if it is not older than what is
+//           there, and drop the pending entries of requests PostgreSQL now contains
+
+#include "Money.h"
+
+#include <QByteArray>
+#include <QList>
+
+namespace llmpool::gateway::billing {
+
+inline constexpr char kUsageStream[] = "llmpool:usage";
+inline constexpr char kUsageGroup[] = "llmpool-workers";
+inline constexpr char kUsageDeadStream[] = "llmpool:usage:dead"; // events the worker could not read
+
+struct RedisScript
+{
+    const char *name;
+    QByteArray source;
+    QByteArray sha1; // hex, for EVALSHA
+};
+
+const RedisScript &admitScript();
+const RedisScript &finishScript();
+const RedisScript &syncScript();
+
+struct UserKeys
+{
+    QByteArray wallet, reservations, expiries, pending, totals;
+    QByteArray keySpend(qint64 keyId) const;
+    static UserKeys of(qint64 userId);
+};
+
+// Integer nanos as the scripts' text ("-1500000000"), and back.
+QByteArray nanosText(Money amount);
+Result<Money> moneyFromNanosText(QByteArrayView text);
+
+// The command for one script call: EVALSHA sha numkeys keys... args... (EVAL when `withSource`:
+// the reply to EVALSHA was NOSCRIPT, after a Redis restart or flush).
+QList<QByteArray> scriptCommand(const RedisScript &script, const QList<QByteArray> &keys,
+                                const QList<QByteArray> &args, bool withSource = false);
+bool isNoScriptError(QByteArrayView errorText);
+
+} // namespace llmpool::gateway::billing

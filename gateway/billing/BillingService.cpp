@@ -1,0 +1,337 @@
+#include "billing/BillingService.h"
+
+#include "Clock.h"
+#include "Log.h"
+#include "billing/BillingRedis.h"
+#include "billing/BillingScripts.h"
+#include "billing/UsageSpool.h"
+#include "storage/Database.h"
+#include "storage/RedisClient.h"
+#include "storage/RedisPool.h"
+#include "storage/RedisSyncClient.h"
+#include "storage/SqlErrors.h"
+#include "usage/UsageEventJson.h"
+
+#include <QPointer>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QThread>
+#include <QTimer>
+
+namespace llmpool::gateway::billing {
+
+namespace {
+
+constexpr int kSpoolSyncMs = 20;    // the spool's fdatasync batch window
+constexpr int kReplayEveryMs = 1'000;
+
+Error billingUnavailable(const QString &why)
+{
+    return Error::unavailable(QStringLiteral("billing_unavailable"),
+                              QStringLiteral("Billing is temporarily unavailable (%1); the request was not "
+                                             "sent. Retry shortly.")
+                                  .arg(why));
+}
+
+Error insufficientBalance(Money amount, const QByteArray &available)
+{
+    auto avail = moneyFromNanosText(available);
+    return Error{QStringLiteral("insufficient_quota"), QStringLiteral("insufficient_balance"), 402,
+                 QStringLiteral("Your balance does not cover this request: it may cost up to %1 and %2 is available. "
+                                "Add funds, or lower max_tokens.")
+                     .arg(amount.toTrimmedString(), avail ? avail->toTrimmedString() : QStringLiteral("less")),
+                 {}};
+}
+
+Error keyCapReached(Money amount, const QByteArray &room)
+{
+    auto left = moneyFromNanosText(room);
+    return Error{QStringLiteral("insufficient_quota"), QStringLiteral("key_spend_limit_reached"), 402,
+                 QStringLiteral("This API key's spending limit does not cover this request: it may cost up to %1 and "
+                                "%2 of the limit is left.")
+                     .arg(amount.toTrimmedString(), left ? left->toTrimmedString() : QStringLiteral("less")),
+                 {}};
+}
+
+QList<QByteArray> finishKeys(qint64 userId)
+{
+    const UserKeys k = UserKeys::of(userId);
+    return {k.reservations, k.expiries, k.pending, k.totals, QByteArray(kUsageStream)};
+}
+
+} // namespace
+
+// Keeps the spool on disk (fdatasync in small batches) and replays spooled events into Redis.
+// Lives on its own thread; the blocking Redis connection is used on that thread only.
+class SpoolKeeper : public QObject
+{
+public:
+    SpoolKeeper(UsageSpool *spool, QString redisUrl, BillingCounters *counters)
+        : m_spool(spool), m_redisUrl(std::move(redisUrl)), m_counters(counters)
+    {
+    }
+
+    void begin()
+    {
+        m_syncTimer = new QTimer(this);
+        m_syncTimer->setTimerType(Qt::PreciseTimer);
+        connect(m_syncTimer, &QTimer::timeout, this, [this] { m_spool->sync(); });
+        m_syncTimer->start(kSpoolSyncMs);
+        m_replayTimer = new QTimer(this);
+        connect(m_replayTimer, &QTimer::timeout, this, [this] { replay(); });
+        m_replayTimer->start(kReplayEveryMs);
+        replay(); // what an earlier run left behind
+    }
+
+    void end()
+    {
+        delete m_syncTimer;
+        delete m_replayTimer;
+        m_syncTimer = m_replayTimer = nullptr;
+        m_spool->sync();
+        m_redis.reset();
+    }
+
+private:
+    void replay()
+    {
+        if (m_spool->appendedSinceRotate() > 0) {
+            m_spool->rotate();
+        }
+        const QStringList files = m_spool->replayableFiles();
+        if (files.isEmpty()) {
+            return;
+        }
+        if (!m_redis) {
+            m_redis = std::make_unique<RedisSyncClient>(m_redisUrl, 2'000);
+        }
+        for (const QString &path : files) {
+            auto replayed = UsageSpool::replayFile(path, [this](QByteArrayView line) -> Status {
+                auto header = UsageEventJson::header(line);
+                if (!header) {
+                    qCWarning(lcUsage).noquote() << "usage spool: skipping an unreadable event:" << header.error().message;
+                    return Ok{};
+                }
+                auto reply = runScriptSync(*m_redis, finishScript(), finishKeys(header->userId),
+                                           {header->requestId, nanosText(header->cost),
+                                            QByteArray::number(header->keyId), line.toByteArray()});
+                if (!reply) {
+                    return reply.error();
+                }
+                return Ok{};
+            });
+            if (!replayed) {
+                if (!m_warned) {
+                    qCWarning(lcUsage).noquote() << "usage spool: replay waits for Redis:" << replayed.error().message;
+                    m_warned = true;
+                }
+                return;
+            }
+            m_warned = false;
+            if (*replayed > 0) {
+                m_counters->replayed.fetch_add(*replayed, std::memory_order_relaxed);
+                qCInfo(lcUsage).noquote() << "usage spool: replayed" << *replayed << "events from" << path;
+            }
+        }
+    }
+
+    UsageSpool *m_spool;
+    QString m_redisUrl;
+    BillingCounters *m_counters;
+    std::unique_ptr<RedisSyncClient> m_redis;
+    QTimer *m_syncTimer = nullptr;
+    QTimer *m_replayTimer = nullptr;
+    bool m_warned = false;
+};
+
+BillingService::BillingService(const Config &config, Database *database, RedisPool *redis)
+    : m_config(config), m_database(database), m_redis(redis),
+      // A request lives at most the upstream's total timeout (times the attempts) plus the time
+      // to read its body; a reservation outliving that belongs to a gateway that died.
+      m_reservationTtlMs(qint64(config.upstream.totalTimeoutMs) * qMax(1, config.upstream.maxAttempts) + 60'000),
+      m_spool(std::make_unique<UsageSpool>(config.billing.spoolDir))
+{
+}
+
+BillingService::~BillingService()
+{
+    stop();
+}
+
+Status BillingService::start()
+{
+    if (auto opened = m_spool->open(); !opened) {
+        return opened;
+    }
+    m_keeperThread = new QThread;
+    m_keeperThread->setObjectName(QStringLiteral("usage-spool"));
+    m_keeper = new SpoolKeeper(m_spool.get(), m_config.redis.url, &m_counters);
+    m_keeper->moveToThread(m_keeperThread);
+    m_keeperThread->start();
+    QMetaObject::invokeMethod(m_keeper, [keeper = m_keeper] { keeper->begin(); });
+    return Ok{};
+}
+
+void BillingService::stop()
+{
+    if (!m_keeperThread) {
+        return;
+    }
+    QMetaObject::invokeMethod(m_keeper, [keeper = m_keeper] { keeper->end(); }, Qt::BlockingQueuedConnection);
+    m_keeperThread->quit();
+    m_keeperThread->wait();
+    delete m_keeper;
+    delete m_keeperThread;
+    m_keeper = nullptr;
+    m_keeperThread = nullptr;
+    m_spool->sync();
+}
+
+void BillingService::reserve(const AdmissionRequest &request, QObject *context, std::function<void(Status)> done)
+{
+    admit(request, context, std::move(done), 0);
+}
+
+void BillingService::admit(const AdmissionRequest &request, QObject *context, std::function<void(Status)> done,
+                           int attempt)
+{
+    const UserKeys k = UserKeys::of(request.userId);
+    const qint64 now = Clock::instance().nowMSecs();
+    QList<QByteArray> keys{k.wallet, k.reservations, k.expiries, k.totals, k.keySpend(request.keyId)};
+    QList<QByteArray> args{request.requestId,
+                           nanosText(request.amount),
+                           QByteArray::number(request.keyId),
+                           QByteArray::number(now),
+                           QByteArray::number(now + m_reservationTtlMs),
+                           request.keySpendLimit ? nanosText(*request.keySpendLimit) : QByteArray()};
+    runScript(m_redis->local(), admitScript(), std::move(keys), std::move(args), context,
+              [this, request, context, done = std::move(done), attempt](Result<RedisReply> reply) mutable {
+                  if (!reply) {
+                      m_counters.unavailable.fetch_add(1, std::memory_order_relaxed);
+                      qCWarning(lcUsage).noquote() << request.requestId << "admission failed:" << reply.error().message;
+                      done(billingUnavailable(QStringLiteral("Redis")));
+                      return;
+                  }
+                  if (!reply->isArray() || reply->elements.size() != 2 || !reply->elements[0].isInteger()) {
+                      done(billingUnavailable(QStringLiteral("unexpected admission reply")));
+                      return;
+                  }
+                  const qint64 code = reply->elements[0].integer;
+                  const QByteArray &text = reply->elements[1].string;
+                  switch (code) {
+                  case 1:
+                      m_counters.reservations.fetch_add(1, std::memory_order_relaxed);
+                      done(Ok{});
+                      return;
+                  case 0:
+                      m_counters.refused.fetch_add(1, std::memory_order_relaxed);
+                      done(insufficientBalance(request.amount, text));
+                      return;
+                  case -2:
+                      m_counters.refused.fetch_add(1, std::memory_order_relaxed);
+                      done(keyCapReached(request.amount, text));
+                      return;
+                  default:
+                      if (attempt >= 2) {
+                          done(billingUnavailable(QStringLiteral("wallet state not loadable")));
+                          return;
+                      }
+                      loadWallet(request, context, std::move(done), attempt + 1);
+                      return;
+                  }
+              });
+}
+
+void BillingService::loadWallet(const AdmissionRequest &request, QObject *context, std::function<void(Status)> done,
+                                int attempt)
+{
+    const qint64 userId = request.userId;
+    const qint64 keyId = request.keyId;
+    m_database->run(
+        context,
+        [userId, keyId](QSqlDatabase &db) -> Result<WalletState> {
+            QSqlQuery q(db);
+            q.prepare(QStringLiteral(
+                "SELECT (w.cash + w.credit_limit - w.debt)::text, "
+                "coalesce((SELECT max(l.id) FROM ledger_entries l WHERE l.user_id = w.user_id), 0), "
+                "coalesce((SELECT k.spent FROM api_keys k WHERE k.id = ? AND k.user_id = w.user_id), 0)::text "
+                "FROM wallets w WHERE w.user_id = ?"));
+            q.addBindValue(keyId);
+            q.addBindValue(userId);
+            if (!q.exec()) {
+                return SqlErrors::toError(q.lastError(), db, u"load wallet");
+            }
+            WalletState state;
+            state.userId = userId;
+            if (q.next()) {
+                auto balance = Money::parse(q.value(0).toString());
+                auto spent = Money::parse(q.value(2).toString());
+                if (!balance || !spent) {
+                    return Error::internal(QStringLiteral("database_error"), QStringLiteral("unreadable wallet"));
+                }
+                state.balance = *balance;
+                state.version = q.value(1).toLongLong();
+                state.keys.append({keyId, *spent});
+            } else {
+                state.keys.append({keyId, Money::zero()}); // no wallet: nothing to spend
+            }
+            return state;
+        },
+        [this, request, context, done = std::move(done), attempt](Result<WalletState> state) mutable {
+            if (!state) {
+                m_counters.unavailable.fetch_add(1, std::memory_order_relaxed);
+                qCWarning(lcUsage).noquote() << request.requestId << "cannot load the wallet:" << state.error().message;
+                done(billingUnavailable(QStringLiteral("database")));
+                return;
+            }
+            syncWallet(m_redis->local(), *state, context,
+                       [this, request, context, done = std::move(done), attempt](Status synced) mutable {
+                           if (!synced) {
+                               m_counters.unavailable.fetch_add(1, std::memory_order_relaxed);
+                               done(billingUnavailable(QStringLiteral("Redis")));
+                               return;
+                           }
+                           admit(request, context, std::move(done), attempt);
+                       });
+        },
+        JobRetry::Idempotent);
+}
+
+void BillingService::record(UsageEvent event, QObject *context, std::function<void()> durable)
+{
+    if (event.usageEstimated) {
+        m_counters.estimated.fetch_add(1, std::memory_order_relaxed);
+    }
+    QByteArray json = UsageEventJson::encode(event);
+    QList<QByteArray> args{event.requestId, nanosText(event.cost), QByteArray::number(event.keyId), json};
+    RedisClient *redis = m_redis->local();
+    // The reply is awaited with the connection as context, not the request's object: a request
+    // that is gone by then must still have its event spooled if Redis refuses it.
+    QPointer<QObject> requester(context);
+    const bool wantsDurable = bool(durable);
+    runScript(redis, finishScript(), finishKeys(event.userId), std::move(args), redis,
+              [this, json = std::move(json), requestId = event.requestId, requester, wantsDurable,
+               durable = std::move(durable)](Result<RedisReply> reply) {
+                  if (reply) {
+                      m_counters.recorded.fetch_add(1, std::memory_order_relaxed);
+                  } else {
+                      spool(json, requestId);
+                  }
+                  if (wantsDurable && requester) {
+                      durable();
+                  }
+              });
+}
+
+void BillingService::spool(const QByteArray &json, const QByteArray &requestId)
+{
+    if (auto appended = m_spool->append(json); !appended) {
+        m_counters.lost.fetch_add(1, std::memory_order_relaxed);
+        qCCritical(lcUsage).noquote() << requestId << "usage event LOST: Redis refused it and the spool failed:"
+                                      << appended.error().message;
+        return;
+    }
+    m_counters.spooled.fetch_add(1, std::memory_order_relaxed);
+}
+
+} // namespace llmpool::gateway::billing
