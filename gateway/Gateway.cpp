@@ -9,7 +9,8 @@
 #include "proxy/Invalidation.h"
 #include "proxy/KeyCache.h"
 #include "proxy/ProxyService.h"
-#include "usage/LogUsageSink.h"
+#include "billing/BillingService.h"
+#include "billing/UsageWorker.h"
 #include "storage/Database.h"
 #include "storage/RedisPool.h"
 
@@ -48,8 +49,20 @@ Status Gateway::start()
     }
     m_invalidation = std::make_unique<Invalidation>(m_config.redis.url, m_keys.get(), m_catalog.get());
     m_invalidation->start();
-    m_usage = std::make_unique<LogUsageSink>();
-    m_proxy = std::make_unique<ProxyService>(m_config, m_database.get(), m_keys.get(), m_catalog.get(), m_usage.get());
+    // Billing: usage events go to the Redis Stream (or the local spool while Redis is away);
+    // admission reserves each request's maximum cost first (SPEC §5).
+    m_billing = std::make_unique<billing::BillingService>(m_config, m_database.get(), m_redis.get());
+    if (auto started = m_billing->start(); !started) {
+        return started;
+    }
+    if (m_config.worker.inProcess) {
+        m_worker = std::make_unique<billing::UsageWorker>(billing::UsageWorker::optionsFrom(m_config), m_database.get());
+        m_worker->start();
+    }
+    m_proxy = std::make_unique<ProxyService>(m_config, m_database.get(), m_keys.get(), m_catalog.get(), m_billing.get());
+    if (m_config.billing.reservation) {
+        m_proxy->setAdmission(m_billing.get());
+    }
     m_proxy->startHealthProbes();
 
     HttpServerConfig http;
@@ -93,7 +106,14 @@ void Gateway::stop(int drainMs)
         m_http.reset();
     }
     m_proxy.reset();
-    m_usage.reset();
+    if (m_billing) {
+        m_billing->stop(); // the spool is on disk from here on
+        m_billing.reset();
+    }
+    if (m_worker) {
+        m_worker->stop(); // finishes its batch in hand
+        m_worker.reset();
+    }
     m_invalidation.reset();
     m_catalog.reset();
     m_keys.reset();

@@ -22,6 +22,10 @@ class ProxyService;
 class RedisPool;
 class Router;
 class UsageSink;
+namespace billing {
+class BillingService;
+class UsageWorker;
+} // namespace billing
 
 class Gateway : public QObject
 {
@@ -51,7 +55,8 @@ private:
     std::unique_ptr<KeyCache> m_keys;
     std::unique_ptr<CatalogStore> m_catalog;
     std::unique_ptr<Invalidation> m_invalidation;
-    std::unique_ptr<UsageSink> m_usage;
+    std::unique_ptr<billing::BillingService> m_billing;
+    std::unique_ptr<billing::UsageWorker> m_worker; // in-process worker ([worker] in_process)
     std::unique_ptr<ProxyService> m_proxy;
     std::unique_ptr<HttpServer> m_http;
 };

@@ -41,6 +41,26 @@ void runScript(RedisClient *redis, const RedisScript &script, QList<QByteArray> 
                    });
 }
 
+void whenConnected(RedisClient *redis, QObject *context, std::function<void(bool)> then)
+{
+    if (redis->isConnected() || redis->state() != RedisClient::State::Connecting) {
+        then(redis->isConnected());
+        return;
+    }
+    // Whichever comes first: connected, or a failed attempt (a reconnect gets scheduled).
+    auto once = std::make_shared<std::function<void(bool)>>(std::move(then));
+    auto fire = [once](bool ok) {
+        if (*once) {
+            auto f = std::exchange(*once, {});
+            f(ok);
+        }
+    };
+    QObject::connect(redis, &RedisClient::connected, context, [fire] { fire(true); }, Qt::SingleShotConnection);
+    QObject::connect(
+        redis, &RedisClient::reconnectScheduled, context, [fire](int, const QString &) { fire(false); },
+        Qt::SingleShotConnection);
+}
+
 Result<RedisReply> runScriptSync(RedisSyncClient &redis, const RedisScript &script, const QList<QByteArray> &keys,
                                  const QList<QByteArray> &args)
 {

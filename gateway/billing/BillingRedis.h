@@ -49,6 +49,11 @@ struct WalletState
 // becomes an Error "redis_error"), or "redis_unavailable".
 void runScript(RedisClient *redis, const RedisScript &script, QList<QByteArray> keys, QList<QByteArray> args,
                QObject *context, std::function<void(Result<RedisReply>)> done);
+// Runs `then(true)` once `redis` is connected — at once when it is; when it is still making its
+// first connection (a thread's client starts on first use), when that succeeds — or `then(false)`
+// when it is not connected and not about to be. On the RedisClient's thread, guarded by `context`.
+void whenConnected(RedisClient *redis, QObject *context, std::function<void(bool)> then);
+
 // Blocking, for worker threads and command-line tools.
 Result<RedisReply> runScriptSync(RedisSyncClient &redis, const RedisScript &script, const QList<QByteArray> &keys,
                                  const QList<QByteArray> &args);

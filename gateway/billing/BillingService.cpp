@@ -25,6 +25,15 @@ namespace {
 constexpr int kSpoolSyncMs = 20;    // the spool's fdatasync batch window
 constexpr int kReplayEveryMs = 1'000;
 
+// One warning per few seconds for a failure that hits every request alike (Redis down).
+bool shouldWarn()
+{
+    static std::atomic<qint64> last{0};
+    const qint64 now = Clock::instance().nowMSecs();
+    qint64 prev = last.load(std::memory_order_relaxed);
+    return now - prev >= 5'000 && last.compare_exchange_strong(prev, now);
+}
+
 Error billingUnavailable(const QString &why)
 {
     return Error::unavailable(QStringLiteral("billing_unavailable"),
@@ -189,7 +198,15 @@ void BillingService::stop()
 
 void BillingService::reserve(const AdmissionRequest &request, QObject *context, std::function<void(Status)> done)
 {
-    admit(request, context, std::move(done), 0);
+    RedisClient *redis = m_redis->local();
+    if (redis->isConnected()) {
+        admit(request, context, std::move(done), 0);
+        return;
+    }
+    // This thread's connection may still be starting (clients start on first use).
+    whenConnected(redis, context, [this, request, context, done = std::move(done)](bool) mutable {
+        admit(request, context, std::move(done), 0);
+    });
 }
 
 void BillingService::admit(const AdmissionRequest &request, QObject *context, std::function<void(Status)> done,
@@ -208,7 +225,10 @@ void BillingService::admit(const AdmissionRequest &request, QObject *context, st
               [this, request, context, done = std::move(done), attempt](Result<RedisReply> reply) mutable {
                   if (!reply) {
                       m_counters.unavailable.fetch_add(1, std::memory_order_relaxed);
-                      qCWarning(lcUsage).noquote() << request.requestId << "admission failed:" << reply.error().message;
+                      if (shouldWarn()) {
+                          qCWarning(lcUsage).noquote() << request.requestId << "admission failed (requests are refused "
+                                                       << "with 503 until Redis answers):" << reply.error().message;
+                      }
                       done(billingUnavailable(QStringLiteral("Redis")));
                       return;
                   }
@@ -280,7 +300,9 @@ void BillingService::loadWallet(const AdmissionRequest &request, QObject *contex
         [this, request, context, done = std::move(done), attempt](Result<WalletState> state) mutable {
             if (!state) {
                 m_counters.unavailable.fetch_add(1, std::memory_order_relaxed);
-                qCWarning(lcUsage).noquote() << request.requestId << "cannot load the wallet:" << state.error().message;
+                if (shouldWarn()) {
+                    qCWarning(lcUsage).noquote() << request.requestId << "cannot load the wallet:" << state.error().message;
+                }
                 done(billingUnavailable(QStringLiteral("database")));
                 return;
             }
@@ -299,12 +321,19 @@ void BillingService::loadWallet(const AdmissionRequest &request, QObject *contex
 
 void BillingService::record(UsageEvent event, QObject *context, std::function<void()> durable)
 {
+    RedisClient *redis = m_redis->local();
+    if (!redis->isConnected() && redis->state() == RedisClient::State::Connecting) {
+        // This thread's connection is still starting: wait for it rather than spool needlessly.
+        whenConnected(redis, redis, [this, event = std::move(event), context, durable = std::move(durable)](bool) mutable {
+            record(std::move(event), context, std::move(durable));
+        });
+        return;
+    }
     if (event.usageEstimated) {
         m_counters.estimated.fetch_add(1, std::memory_order_relaxed);
     }
     QByteArray json = UsageEventJson::encode(event);
     QList<QByteArray> args{event.requestId, nanosText(event.cost), QByteArray::number(event.keyId), json};
-    RedisClient *redis = m_redis->local();
     // The reply is awaited with the connection as context, not the request's object: a request
     // that is gone by then must still have its event spooled if Redis refuses it.
     QPointer<QObject> requester(context);

@@ -4,6 +4,7 @@
 #include "cli/MigrateCommand.h"
 #include "cli/OpenAiCommands.h"
 #include "cli/ServeCommand.h"
+#include "cli/WorkerCommand.h"
 #include "storage/Database.h"
 
 #include <QCommandLineParser>
@@ -123,6 +124,7 @@ Cli::Cli()
 {
     m_root->add(std::make_unique<MigrateCommand>());
     m_root->add(std::make_unique<ServeCommand>());
+    m_root->add(std::make_unique<WorkerCommand>());
     m_root->add(makeOpenAiCommands());
     m_root->add(makeAdminCommands());
 }

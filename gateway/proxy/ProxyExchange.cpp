@@ -390,6 +390,7 @@ void ProxyExchange::onHead(int status, const UpstreamHeaders &headers)
         out.append({QByteArrayLiteral("cache-control"), QByteArrayLiteral("no-cache")});
     }
     m_event.status = status;
+    m_upstreamStatus = status;
     // An SSE head goes out at once (the client waits for it); any other head rides with the first
     // body bytes, which for a non-streamed answer usually arrive in the same read: one send.
     m_headSent = m_responder.beginStream(status, out, contentLength, m_sse);
@@ -545,7 +546,7 @@ void ProxyExchange::fillUsage()
         m_event.promptTokens = usage->promptTokens;
         m_event.cachedTokens = usage->cachedTokens;
         m_event.completionTokens = usage->completionTokens;
-    } else if (reachedUpstream && m_event.status < 400 &&
+    } else if (reachedUpstream && m_upstreamStatus < 400 &&
                (m_endpoint == Endpoint::ChatCompletions || m_endpoint == Endpoint::Completions ||
                 m_endpoint == Endpoint::Responses || m_endpoint == Endpoint::Embeddings)) {
         // No usage from the upstream (a cut stream, a disconnect, a server that omits it):

@@ -89,6 +89,7 @@ private:
     QString m_lastDetail;
 
     bool m_headSent = false;
+    int m_upstreamStatus = 0; // the relayed answer's status (m_event.status ends as the client's)
     bool m_sse = false;
     bool m_injectedUsage = false;
     bool m_clientFull = false;
