@@ -37,6 +37,8 @@ bool writeAll(int fd, const char *data, qsizetype size)
     return true;
 }
 
+std::atomic<int> s_sequence{0};
+
 } // namespace
 
 UsageSpool::UsageSpool(QString directory) : m_directory(std::move(directory)) {}
@@ -75,7 +77,7 @@ Status UsageSpool::openNewFileLocked()
         QStringLiteral("usage-%1-%2-%3.spool")
             .arg(QCoreApplication::applicationPid())
             .arg(QDateTime::currentMSecsSinceEpoch())
-            .arg(++m_sequence));
+            .arg(++s_sequence)); // process-wide: two spools of one process never share a name
     const int fd = ::open(QFile::encodeName(path).constData(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0) {
         return spoolError(QStringLiteral("cannot open the usage spool %1: %2").arg(path, QString::fromLocal8Bit(std::strerror(errno))));

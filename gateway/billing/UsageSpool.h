@@ -60,7 +60,6 @@ private:
     mutable QMutex m_mutex;
     int m_fd = -1;
     QString m_path;
-    int m_sequence = 0;
     bool m_dirty = false;
     std::atomic<qint64> m_appended{0};
 };
