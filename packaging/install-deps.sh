@@ -9,10 +9,14 @@ PACKAGES=(
     # libraries
     qt6-base-dev qt6-base-dev-tools libqt6sql6-psql
     libhttp-parser-dev libhiredis-dev libpq-dev libcurl4-openssl-dev libssl-dev libtomlplusplus-dev
+    # the console: tokens in the system keychain (QtKeychain → Secret Service through libsecret)
+    qtkeychain-qt6-dev libsecret-1-0
     # stores the gateway runs on (started privately by scripts, never as system services)
     postgresql redis-server
     # tests and benchmarks
     wrk nginx-light procps iproute2 curl
+    # the console's keychain test: a private D-Bus session with gnome-keyring (tests/console/with-keyring.sh)
+    dbus-daemon dbus-bin gnome-keyring
 )
 # Node.js and npm run the end-to-end tests with the official OpenAI SDK. A machine may already have
 # them from elsewhere (nodesource's nodejs bundles npm): then the commands are enough.

@@ -155,9 +155,9 @@ private:
     void fail(QLatin1StringView name, const QString &problem)
     {
         if (!m_error)
-            m_error = Error{QStringLiteral("invalid_response"), QStringLiteral("invalid_response"), 502,
-                            QStringLiteral("the server's %1 member \"%2\" %3").arg(m_what, name, problem),
-                            QString(name)};
+            m_error =
+                Error{QStringLiteral("invalid_response"), QStringLiteral("invalid_response"), 502,
+                      QStringLiteral("the server's %1 member \"%2\" %3").arg(m_what, name, problem), QString(name)};
     }
 
     const QJsonObject &m_object;

@@ -106,19 +106,27 @@ void ApiJob::onReplyFinished()
     m_reply = nullptr;
     const QUrl root = m_client ? m_client->server() : reply->url();
     const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-    const QByteArray body = reply->readAll();
+    const QByteArray body = reply->isOpen() ? reply->readAll() : QByteArray();
 
     if (status == 0) {
         if (m_timedOut) {
             const int ms = m_timer ? m_timer->interval() : 0;
-            return finish(ApiError{ApiError::Kind::Timeout, 0, {}, {}, {},
+            return finish(ApiError{ApiError::Kind::Timeout,
+                                   0,
+                                   {},
+                                   {},
+                                   {},
                                    QStringLiteral("no answer from %1 within %2 s")
                                        .arg(serverName(root))
                                        .arg(QString::number(ms / 1000.0, 'g', 3))});
         }
         if (reply->error() == QNetworkReply::OperationCanceledError)
             return finish(ApiError{ApiError::Kind::Cancelled, 0, {}, {}, {}, QStringLiteral("cancelled")});
-        return finish(ApiError{ApiError::Kind::Connection, 0, {}, {}, {},
+        return finish(ApiError{ApiError::Kind::Connection,
+                               0,
+                               {},
+                               {},
+                               {},
                                QStringLiteral("cannot reach %1 (%2)").arg(serverName(root), reply->errorString())});
     }
 
@@ -140,7 +148,8 @@ void ApiJob::onReplyFinished()
             // Not our API's error shape (a proxy in front, a redirect): say what there is.
             const QString reason = reply->attribute(QNetworkRequest::HttpReasonPhraseAttribute).toString();
             QString shown = QString::fromUtf8(body.left(kMaxShownBody)).simplified();
-            error.message = reason.isEmpty() ? shown : (shown.isEmpty() ? reason : QString(reason + QStringLiteral(" — ") + shown));
+            error.message =
+                reason.isEmpty() ? shown : (shown.isEmpty() ? reason : QString(reason + QStringLiteral(" — ") + shown));
             if (status >= 300 && status < 400)
                 error.message = QStringLiteral("the server redirected to %1; use that URL")
                                     .arg(reply->header(QNetworkRequest::LocationHeader).toUrl().toDisplayString());
@@ -149,7 +158,11 @@ void ApiJob::onReplyFinished()
     }
 
     if (!isObject)
-        return finish(ApiError{ApiError::Kind::InvalidResponse, status, {}, QStringLiteral("invalid_response"), {},
+        return finish(ApiError{ApiError::Kind::InvalidResponse,
+                               status,
+                               {},
+                               QStringLiteral("invalid_response"),
+                               {},
                                QStringLiteral("%1 answered HTTP %2 but not with a JSON object; is it an LLMPool "
                                               "gateway?")
                                    .arg(serverName(root))

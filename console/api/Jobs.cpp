@@ -305,7 +305,7 @@ UsageSummaryJob::UsageSummaryJob(ApiClient *client, const UsageFilter &filter, c
     QUrlQuery q;
     filter.addTo(q);
     if (!bucket.isEmpty())
-        q.addQueryItem(QStringLiteral("bucket"), bucket);
+        q.addQueryItem(QStringLiteral("by"), bucket);
     if (!group.isEmpty())
         q.addQueryItem(QStringLiteral("group"), group);
     setQuery(q);

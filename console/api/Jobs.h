@@ -327,7 +327,9 @@ public:
 class UsageSummaryJob : public ApiJob
 {
 public:
-    // bucket: "day" or "hour" (empty: the server's default); group: "model", "user" or "upstream".
+    // bucket (`by`): "day" or "hour"; group: "model", "user" or "upstream"; empty: the server's
+    // default (by day, no grouping). Without since/until the server covers the last 30 days (by
+    // day) or 24 hours (by hour), in whole UTC hours.
     UsageSummaryJob(ApiClient *client, const UsageFilter &filter, const QString &bucket, const QString &group,
                     QObject *parent = nullptr);
 };

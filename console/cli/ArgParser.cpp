@@ -83,9 +83,8 @@ bool looksNegativeNumber(const QString &token)
 
 const QStringList &ArgParser::globalOptions()
 {
-    static const QStringList options{QStringLiteral("url"),     QStringLiteral("token"),
-                                     QStringLiteral("profile"), QStringLiteral("format"),
-                                     QStringLiteral("timeout"), QStringLiteral("help")};
+    static const QStringList options{QStringLiteral("url"),    QStringLiteral("token"),   QStringLiteral("profile"),
+                                     QStringLiteral("format"), QStringLiteral("timeout"), QStringLiteral("help")};
     return options;
 }
 

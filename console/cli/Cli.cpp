@@ -153,8 +153,9 @@ int Cli::run(const QStringList &arguments, CliIo &io)
     if (args.positionals.size() < verb->minArgs)
         return usage(QStringLiteral("%1: missing argument (%2)").arg(commandLine, verb->synopsis), commandLine);
     if (args.positionals.size() > verb->maxArgs)
-        return usage(QStringLiteral("%1: unexpected argument \"%2\"").arg(commandLine, args.positionals.at(verb->maxArgs)),
-                     commandLine);
+        return usage(
+            QStringLiteral("%1: unexpected argument \"%2\"").arg(commandLine, args.positionals.at(verb->maxArgs)),
+            commandLine);
 
     if (!m_tokens) {
         m_keychain = std::make_unique<KeychainTokenStore>();

@@ -53,7 +53,10 @@ class WalletCommand : public Command
 {
 public:
     QString name() const override { return QStringLiteral("wallet"); }
-    QString summary() const override { return QStringLiteral("a user's wallet: show, deposit, withdraw, credit, ledger"); }
+    QString summary() const override
+    {
+        return QStringLiteral("a user's wallet: show, deposit, withdraw, credit, ledger");
+    }
     QList<Verb> verbs() const override;
 };
 
@@ -128,10 +131,7 @@ class LoginCommand : public Command
 {
 public:
     QString name() const override { return QStringLiteral("login"); }
-    QString summary() const override
-    {
-        return QStringLiteral("store a profile's admin token in the system keychain");
-    }
+    QString summary() const override { return QStringLiteral("store a profile's admin token in the system keychain"); }
     QList<Verb> verbs() const override;
 };
 

@@ -106,8 +106,8 @@ int Invocation::connect()
         if (!name.isEmpty()) {
             profile = store->find(name);
             if (!profile)
-                return usageError(QStringLiteral("there is no profile named \"%1\" (see `%2 profile list`)")
-                                      .arg(name, m_program));
+                return usageError(
+                    QStringLiteral("there is no profile named \"%1\" (see `%2 profile list`)").arg(name, m_program));
         }
     }
     if (!urlText) {
@@ -261,9 +261,8 @@ std::optional<qint64> Invocation::resolveUpstream(const QString &text)
         usageError(QStringLiteral("UPSTREAM must be an id or a name"));
         return std::nullopt;
     }
-    return resolveByListing(text, QStringLiteral("upstream"), [this](const PageQuery &page) {
-        return new ListUpstreamsJob(m_client.get(), page);
-    });
+    return resolveByListing(text, QStringLiteral("upstream"),
+                            [this](const PageQuery &page) { return new ListUpstreamsJob(m_client.get(), page); });
 }
 
 std::optional<qint64> Invocation::resolveModel(const QString &text)
@@ -308,7 +307,8 @@ std::optional<qint64> Invocation::intOption(const QString &name, qint64 min, qin
     bool ok = false;
     const qint64 value = text.toLongLong(&ok);
     if (!ok || value < min || value > max) {
-        usageError(QStringLiteral("--%1 must be an integer from %2 to %3, not \"%4\"").arg(name).arg(min).arg(max).arg(text));
+        usageError(
+            QStringLiteral("--%1 must be an integer from %2 to %3, not \"%4\"").arg(name).arg(min).arg(max).arg(text));
         return std::nullopt;
     }
     return value;

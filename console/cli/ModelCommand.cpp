@@ -188,12 +188,16 @@ QList<Verb> ModelCommand::verbs() const
         "[--input-price X] [--cached-input-price X] [--output-price X] [--image-price X] [--speech-price X] "
         "[--transcription-price X]");
     return {
-        {QStringLiteral("list"),
-         QStringLiteral("list [--upstream U] [--name N] [--page N] [--page-size N] [--all]"),
+        {QStringLiteral("list"), QStringLiteral("list [--upstream U] [--name N] [--page N] [--page-size N] [--all]"),
          QStringLiteral("catalog rows, optionally of one upstream or one public name"),
          kPaging + QStringList{QStringLiteral("upstream"), QStringLiteral("name")}, 0, 0, list},
-        {QStringLiteral("show"), QStringLiteral("show MODEL"), QStringLiteral("one model, by id or unique name"), {}, 1,
-         1, show},
+        {QStringLiteral("show"),
+         QStringLiteral("show MODEL"),
+         QStringLiteral("one model, by id or unique name"),
+         {},
+         1,
+         1,
+         show},
         {QStringLiteral("add"), QString(QStringLiteral("add --name N --upstream U ") + fields),
          QStringLiteral("add a model (prices per 1M tokens / image / 1M characters / minute)"), fieldOptions(), 0, 0,
          add},

@@ -130,8 +130,7 @@ int add(Invocation &inv)
         return inv.fail(kExitFailure, saved.error().message);
     if (token) {
         if (Status stored = storeToken(inv, TokenStore::account(name, *url), *token); !stored)
-            return inv.fail(kExitFailure,
-                            QStringLiteral("profile %1 saved, but %2").arg(name, stored.error().message));
+            return inv.fail(kExitFailure, QStringLiteral("profile %1 saved, but %2").arg(name, stored.error().message));
     }
     const bool current = store->current() == name;
     if (inv.json()) {
@@ -200,7 +199,8 @@ int remove(Invocation &inv)
         return inv.fail(kExitRefused, QStringLiteral("there is no profile named \"%1\"").arg(inv.arg(0)));
     // The token first: a profile that is gone must not leave its secret behind.
     if (Status removed = removeToken(inv, TokenStore::account(profile->name, profile->url)); !removed)
-        return inv.fail(kExitFailure, QStringLiteral("profile %1 kept: %2").arg(profile->name, removed.error().message));
+        return inv.fail(kExitFailure,
+                        QStringLiteral("profile %1 kept: %2").arg(profile->name, removed.error().message));
     store->remove(profile->name);
     if (Status saved = store->save(); !saved)
         return inv.fail(kExitFailure, saved.error().message);
@@ -253,23 +253,45 @@ int login(Invocation &inv)
 QList<Verb> ProfileCommand::verbs() const
 {
     return {
-        {QStringLiteral("add"), QStringLiteral("add NAME --url URL [--token TOKEN|-]"),
-         QStringLiteral("save a gateway (the first one becomes current); a token goes to the system keychain"), {}, 1,
-         1, add, false},
-        {QStringLiteral("list"), QStringLiteral("list"), QStringLiteral("saved gateways"), {}, 0, 0, list, false},
-        {QStringLiteral("use"), QStringLiteral("use NAME"), QStringLiteral("make a profile current"), {}, 1, 1, use,
+        {QStringLiteral("add"),
+         QStringLiteral("add NAME --url URL [--token TOKEN|-]"),
+         QStringLiteral("save a gateway (the first one becomes current); a token goes to the system keychain"),
+         {},
+         1,
+         1,
+         add,
          false},
-        {QStringLiteral("remove"), QStringLiteral("remove NAME"),
-         QStringLiteral("forget a gateway and remove its token from the keychain"), {}, 1, 1, remove, false},
+        {QStringLiteral("list"), QStringLiteral("list"), QStringLiteral("saved gateways"), {}, 0, 0, list, false},
+        {QStringLiteral("use"),
+         QStringLiteral("use NAME"),
+         QStringLiteral("make a profile current"),
+         {},
+         1,
+         1,
+         use,
+         false},
+        {QStringLiteral("remove"),
+         QStringLiteral("remove NAME"),
+         QStringLiteral("forget a gateway and remove its token from the keychain"),
+         {},
+         1,
+         1,
+         remove,
+         false},
     };
 }
 
 QList<Verb> LoginCommand::verbs() const
 {
-    return {{QString(), QStringLiteral("[--profile NAME] [--token TOKEN]"),
+    return {{QString(),
+             QStringLiteral("[--profile NAME] [--token TOKEN]"),
              QStringLiteral("check an admin token against the profile's server and store it in the system keychain "
                             "(read from stdin when --token is not given)"),
-             {}, 0, 0, login, false}};
+             {},
+             0,
+             0,
+             login,
+             false}};
 }
 
 } // namespace llmpool::console

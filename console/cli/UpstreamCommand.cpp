@@ -10,7 +10,7 @@ namespace llmpool::console {
 namespace {
 
 const QStringList kPaging{QStringLiteral("page"), QStringLiteral("page-size"), QStringLiteral("all")};
-const QStringList kFields{QStringLiteral("name"),   QStringLiteral("kind"),    QStringLiteral("api-base"),
+const QStringList kFields{QStringLiteral("name"),    QStringLiteral("kind"),   QStringLiteral("api-base"),
                           QStringLiteral("api-key"), QStringLiteral("weight"), QStringLiteral("enabled"),
                           QStringLiteral("tags")};
 
@@ -117,8 +117,8 @@ int add(Invocation &inv)
     if (!body)
         return kExitUsage;
     if (!body->contains(QStringLiteral("api_base")))
-        return inv.usageError(QStringLiteral("--api-base is required for kind %1")
-                                  .arg(body->value(QStringLiteral("kind")).toString()));
+        return inv.usageError(
+            QStringLiteral("--api-base is required for kind %1").arg(body->value(QStringLiteral("kind")).toString()));
     CreateUpstreamJob create(&inv.client(), *body);
     if (!inv.run(create))
         return inv.exitCode();
@@ -237,24 +237,43 @@ QList<Verb> UpstreamCommand::verbs() const
     return {
         {QStringLiteral("list"), QStringLiteral("list [--page N] [--page-size N] [--all]"),
          QStringLiteral("every upstream (keys shown as a masked preview)"), kPaging, 0, 0, list},
-        {QStringLiteral("show"), QStringLiteral("show UPSTREAM"), QStringLiteral("one upstream, by id or name"), {}, 1,
-         1, show},
+        {QStringLiteral("show"),
+         QStringLiteral("show UPSTREAM"),
+         QStringLiteral("one upstream, by id or name"),
+         {},
+         1,
+         1,
+         show},
         {QStringLiteral("add"),
-         QStringLiteral("add --name N [--kind openai|azure|openrouter|dashscope|ark] [--api-base URL] [--api-key KEY|-] "
-                        "[--weight W] [--enabled true|false] [--tags a,b] [--no-detect] [--probe-images]"),
+         QStringLiteral(
+             "add --name N [--kind openai|azure|openrouter|dashscope|ark] [--api-base URL] [--api-key KEY|-] "
+             "[--weight W] [--enabled true|false] [--tags a,b] [--no-detect] [--probe-images]"),
          QStringLiteral("store an upstream, detect its models and store them"),
          kFields + QStringList{QStringLiteral("no-detect"), QStringLiteral("probe-images")}, 0, 0, add},
         {QStringLiteral("update"),
          QStringLiteral("update UPSTREAM [--name N] [--kind K] [--api-base URL] [--api-key KEY|-] [--weight W] "
                         "[--enabled true|false] [--tags a,b]"),
          QStringLiteral("change an upstream"), kFields, 1, 1, update},
-        {QStringLiteral("delete"), QStringLiteral("delete UPSTREAM"), QStringLiteral("delete an upstream"), {}, 1, 1,
+        {QStringLiteral("delete"),
+         QStringLiteral("delete UPSTREAM"),
+         QStringLiteral("delete an upstream"),
+         {},
+         1,
+         1,
          remove},
-        {QStringLiteral("detect"), QStringLiteral("detect UPSTREAM [--probe-images]"),
+        {QStringLiteral("detect"),
+         QStringLiteral("detect UPSTREAM [--probe-images]"),
          QStringLiteral("list the upstream's models and probe their capabilities (stores nothing)"),
-         {QStringLiteral("probe-images")}, 1, 1, [](Invocation &inv) { return probe(inv, true); }},
-        {QStringLiteral("test"), QStringLiteral("test UPSTREAM"),
-         QStringLiteral("check that the upstream answers with its key"), {}, 1, 1,
+         {QStringLiteral("probe-images")},
+         1,
+         1,
+         [](Invocation &inv) { return probe(inv, true); }},
+        {QStringLiteral("test"),
+         QStringLiteral("test UPSTREAM"),
+         QStringLiteral("check that the upstream answers with its key"),
+         {},
+         1,
+         1,
          [](Invocation &inv) { return probe(inv, false); }},
     };
 }

@@ -2,8 +2,6 @@
 
 #include "cli/Command.h"
 
-#include <QDateTime>
-
 namespace llmpool::console {
 
 namespace {
@@ -117,17 +115,9 @@ int usageSummary(Invocation &inv)
     if (!group.isEmpty() && group != QLatin1String("model") && group != QLatin1String("user") &&
         group != QLatin1String("upstream"))
         return inv.usageError(QStringLiteral("--group must be model, user or upstream, not \"%1\"").arg(group));
-    std::optional<UsageFilter> filter = readFilter(inv);
+    const std::optional<UsageFilter> filter = readFilter(inv);
     if (!filter)
         return inv.exitCode();
-    // The summary covers whole UTC hours; by default the last 7 days (by day) or 24 hours (by hour).
-    if (!filter->until.isValid()) {
-        QDateTime now = QDateTime::currentDateTimeUtc();
-        now = QDateTime(now.date(), QTime(now.time().hour(), 0), Qt::UTC).addSecs(3600);
-        filter->until = now;
-    }
-    if (!filter->since.isValid())
-        filter->since = bucket == QLatin1String("hour") ? filter->until.addSecs(-24 * 3600) : filter->until.addDays(-7);
     UsageSummaryJob job(&inv.client(), *filter, bucket, group);
     if (!inv.run(job))
         return inv.exitCode();
@@ -190,39 +180,50 @@ int openapi(Invocation &inv)
 
 QList<Verb> UsageCommand::verbs() const
 {
-    const QStringList filters{QStringLiteral("user"), QStringLiteral("key"), QStringLiteral("model"),
+    const QStringList filters{QStringLiteral("user"),     QStringLiteral("key"),   QStringLiteral("model"),
                               QStringLiteral("upstream"), QStringLiteral("since"), QStringLiteral("until")};
     return {
         {QStringLiteral("events"),
          QStringLiteral("events [--user U] [--key KEY_ID] [--model M] [--upstream U] [--since T] [--until T] "
                         "[--limit N] [--after CURSOR] [--all]"),
          QStringLiteral("usage events, newest first (T: RFC 3339)"),
-         filters + QStringList{QStringLiteral("limit"), QStringLiteral("after"), QStringLiteral("all")}, 0, 0, usageEvents},
+         filters + QStringList{QStringLiteral("limit"), QStringLiteral("after"), QStringLiteral("all")}, 0, 0,
+         usageEvents},
         {QStringLiteral("summary"),
          QStringLiteral("summary [--by day|hour] [--group model|user|upstream] [--user U] [--model M] [--upstream U] "
                         "[--since T] [--until T]"),
-         QStringLiteral("requests, tokens, cost, errors and latency per day or hour (default: the last 7 days)"),
+         QStringLiteral("requests, tokens, cost, errors and latency per day or hour (default: the last 30 days by "
+                        "day, the last 24 hours by hour)"),
          filters + QStringList{QStringLiteral("by"), QStringLiteral("group")}, 0, 0, usageSummary},
     };
 }
 
 QList<Verb> AuditCommand::verbs() const
 {
-    return {{QStringLiteral("list"), QStringLiteral("list [--page N] [--page-size N] [--all]"),
+    return {{QStringLiteral("list"),
+             QStringLiteral("list [--page N] [--page-size N] [--all]"),
              QStringLiteral("every admin write, newest first"),
-             {QStringLiteral("page"), QStringLiteral("page-size"), QStringLiteral("all")}, 0, 0, auditList}};
+             {QStringLiteral("page"), QStringLiteral("page-size"), QStringLiteral("all")},
+             0,
+             0,
+             auditList}};
 }
 
 QList<Verb> StatusCommand::verbs() const
 {
-    return {{QString(), QString(), QStringLiteral("version, uptime, database / Redis / queue health, queue lag"), {}, 0,
-             0, status}};
+    return {{QString(),
+             QString(),
+             QStringLiteral("version, uptime, database / Redis / queue health, queue lag"),
+             {},
+             0,
+             0,
+             status}};
 }
 
 QList<Verb> OpenApiCommand::verbs() const
 {
-    return {{QString(), QString(), QStringLiteral("the OpenAPI 3 document of the admin API, as JSON"), {}, 0, 0,
-             openapi}};
+    return {
+        {QString(), QString(), QStringLiteral("the OpenAPI 3 document of the admin API, as JSON"), {}, 0, 0, openapi}};
 }
 
 } // namespace llmpool::console

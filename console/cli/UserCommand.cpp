@@ -10,8 +10,10 @@ const QStringList kPaging{QStringLiteral("page"), QStringLiteral("page-size"), Q
 
 QList<Column> userColumns()
 {
-    return {{QStringLiteral("ID"), QStringLiteral("id")},           {QStringLiteral("NAME"), QStringLiteral("name")},
-            {QStringLiteral("EMAIL"), QStringLiteral("email")},     {QStringLiteral("ENABLED"), QStringLiteral("enabled")},
+    return {{QStringLiteral("ID"), QStringLiteral("id")},
+            {QStringLiteral("NAME"), QStringLiteral("name")},
+            {QStringLiteral("EMAIL"), QStringLiteral("email")},
+            {QStringLiteral("ENABLED"), QStringLiteral("enabled")},
             {QStringLiteral("CREATED"), QStringLiteral("created_at")}};
 }
 
@@ -102,15 +104,34 @@ QList<Verb> UserCommand::verbs() const
         {QStringLiteral("list"), QStringLiteral("list [--search TEXT] [--page N] [--page-size N] [--all]"),
          QStringLiteral("list users (name or email containing TEXT)"), kPaging + QStringList{QStringLiteral("search")},
          0, 0, list},
-        {QStringLiteral("show"), QStringLiteral("show USER"), QStringLiteral("one user, by id or name"), {}, 1, 1, show},
-        {QStringLiteral("add"), QStringLiteral("add NAME [--email E]"), QStringLiteral("create a user"),
-         {QStringLiteral("email")}, 1, 1, add},
+        {QStringLiteral("show"),
+         QStringLiteral("show USER"),
+         QStringLiteral("one user, by id or name"),
+         {},
+         1,
+         1,
+         show},
+        {QStringLiteral("add"),
+         QStringLiteral("add NAME [--email E]"),
+         QStringLiteral("create a user"),
+         {QStringLiteral("email")},
+         1,
+         1,
+         add},
         {QStringLiteral("update"),
          QStringLiteral("update USER [--name N] [--email E] [--enabled true|false]"),
          QStringLiteral("change a user (--email '' clears it)"),
-         {QStringLiteral("name"), QStringLiteral("email"), QStringLiteral("enabled")}, 1, 1, update},
-        {QStringLiteral("disable"), QStringLiteral("disable USER"),
-         QStringLiteral("disable a user (their keys stop working; the ledger stays)"), {}, 1, 1, disable},
+         {QStringLiteral("name"), QStringLiteral("email"), QStringLiteral("enabled")},
+         1,
+         1,
+         update},
+        {QStringLiteral("disable"),
+         QStringLiteral("disable USER"),
+         QStringLiteral("disable a user (their keys stop working; the ledger stays)"),
+         {},
+         1,
+         1,
+         disable},
     };
 }
 

@@ -108,8 +108,13 @@ int ledger(Invocation &inv)
 QList<Verb> WalletCommand::verbs() const
 {
     return {
-        {QStringLiteral("show"), QStringLiteral("show USER"),
-         QStringLiteral("cash, credit limit, debt, reserved and available"), {}, 1, 1, show},
+        {QStringLiteral("show"),
+         QStringLiteral("show USER"),
+         QStringLiteral("cash, credit limit, debt, reserved and available"),
+         {},
+         1,
+         1,
+         show},
         {QStringLiteral("deposit"), QStringLiteral("deposit USER AMOUNT [--request-id ID] [--note TEXT]"),
          QStringLiteral("add money (repays debt first)"), kMovement, 2, 2,
          [](Invocation &inv) { return move(inv, Movement::Deposit); }},

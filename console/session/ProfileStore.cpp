@@ -51,8 +51,9 @@ Status ProfileStore::load()
     if (parseError.error != QJsonParseError::NoError || !document.isObject())
         return fileError(QStringLiteral("profiles_invalid"),
                          QStringLiteral("%1 is not a console profile file (%2)")
-                             .arg(m_path, parseError.error != QJsonParseError::NoError ? parseError.errorString()
-                                                                                       : QStringLiteral("not an object")));
+                             .arg(m_path, parseError.error != QJsonParseError::NoError
+                                              ? parseError.errorString()
+                                              : QStringLiteral("not an object")));
     const QJsonObject root = document.object();
     const QJsonObject profiles = root.value(QStringLiteral("profiles")).toObject();
     for (auto it = profiles.constBegin(); it != profiles.constEnd(); ++it) {

@@ -10,8 +10,11 @@ namespace {
 
 Error keychainError(const QKeychain::Job &job, const QString &what)
 {
-    return Error{QStringLiteral("keychain_error"), QStringLiteral("keychain_error"), 0,
-                 QStringLiteral("cannot %1 the token in the system keychain: %2").arg(what, job.errorString()), {}};
+    return Error{QStringLiteral("keychain_error"),
+                 QStringLiteral("keychain_error"),
+                 0,
+                 QStringLiteral("cannot %1 the token in the system keychain: %2").arg(what, job.errorString()),
+                 {}};
 }
 
 template <class Job> Job *makeJob(const QString &service, const QString &account)
