@@ -141,6 +141,9 @@ jwt_secret = "$JWT_SECRET"
 
 [security]
 encryption_key = "$ENCRYPTION_KEY"
+
+[billing]
+spool_dir = "$STATE/spool"
 CONF
 umask 022
 
