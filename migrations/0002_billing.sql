@@ -39,15 +39,6 @@ CREATE TRIGGER api_keys_touch
 CREATE FUNCTION llmpool_settle_usage(p_events jsonb)
 RETURNS TABLE (user_id bigint, balance numeric, version bigint, key_id bigint, key_spent numeric)
 LANGUAGE plpgsql AS $$
-DECLARE
-    r        record;
-    v_user   bigint := NULL;
-    v_wallet record;
-    v_found  boolean := false;
-    v_cash   numeric(38, 9);
-    v_debt   numeric(38, 9);
-    v_take   numeric(38, 9);
-    v_entry  bigint;
 BEGIN
     IF jsonb_typeof(p_events) IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION 'llmpool_settle_usage expects a JSON array' USING ERRCODE = 'invalid_parameter_value';
@@ -84,39 +75,37 @@ BEGIN
     )
     INSERT INTO llmpool_settle_inserted SELECT * FROM ins;
 
-    -- Charges, one user at a time in user id order.
-    FOR r IN SELECT i.request_id, i.user_id, i.key_id, i.cost FROM llmpool_settle_inserted i
-             WHERE i.user_id IS NOT NULL AND i.cost > 0 ORDER BY i.user_id, i.request_id
-    LOOP
-        IF v_user IS DISTINCT FROM r.user_id THEN
-            IF v_found THEN
-                UPDATE wallets SET cash = v_cash, debt = v_debt WHERE wallets.user_id = v_user;
-            END IF;
-            v_user := r.user_id;
-            SELECT w.cash, w.credit_limit, w.debt INTO v_wallet FROM wallets w WHERE w.user_id = v_user FOR UPDATE;
-            v_found := FOUND;
-            IF v_found THEN
-                v_cash := v_wallet.cash;
-                v_debt := v_wallet.debt;
-            END IF;
-        END IF;
-        CONTINUE WHEN NOT v_found; -- the user is gone: the event stays as history, nothing to charge
-        v_take := least(v_cash, r.cost);
-        v_entry := NULL;
+    -- Charges, set-based: each user's new costs in request id order, cash first, then debt
+    -- (SPEC §5). The wallets are locked in user id order (no deadlock between workers); each
+    -- entry's *_after columns come from the running sum of that user's costs before it.
+    WITH charges AS (
+        SELECT i.user_id, i.request_id, i.cost,
+               sum(i.cost) OVER (PARTITION BY i.user_id ORDER BY i.request_id ROWS UNBOUNDED PRECEDING) AS cum
+        FROM llmpool_settle_inserted i
+        WHERE i.user_id IS NOT NULL AND i.cost > 0
+    ), locked AS (
+        SELECT w.user_id, w.cash, w.credit_limit, w.debt FROM wallets w
+        WHERE w.user_id IN (SELECT c.user_id FROM charges c)
+        ORDER BY w.user_id
+        FOR UPDATE
+    ), entries AS (
         INSERT INTO ledger_entries (user_id, kind, amount, cash_after, credit_limit_after, debt_after,
                                     unique_request_id)
-        VALUES (v_user, 'spend', r.cost, v_cash - v_take, v_wallet.credit_limit, v_debt + (r.cost - v_take),
-                r.request_id)
+        SELECT c.user_id, 'spend', c.cost, greatest(l.cash - c.cum, 0), l.credit_limit,
+               l.debt + greatest(c.cum - l.cash, 0), c.request_id
+        FROM charges c JOIN locked l ON l.user_id = c.user_id
+        ORDER BY c.user_id, c.request_id
+        -- A backstop only: an event inserted just now has no spend entry yet (same request id,
+        -- same created_at); the wallet below moves by what was really entered.
         ON CONFLICT ON CONSTRAINT ledger_entries_user_request_unique DO NOTHING
-        RETURNING id INTO v_entry;
-        IF v_entry IS NOT NULL THEN
-            v_cash := v_cash - v_take;
-            v_debt := v_debt + (r.cost - v_take);
-        END IF;
-    END LOOP;
-    IF v_found THEN
-        UPDATE wallets SET cash = v_cash, debt = v_debt WHERE wallets.user_id = v_user;
-    END IF;
+        RETURNING ledger_entries.user_id, ledger_entries.amount
+    ), totals AS (
+        SELECT e.user_id, sum(e.amount) AS total FROM entries e GROUP BY e.user_id
+    )
+    UPDATE wallets w
+    SET cash = greatest(l.cash - t.total, 0), debt = l.debt + greatest(t.total - l.cash, 0)
+    FROM totals t JOIN locked l ON l.user_id = t.user_id
+    WHERE w.user_id = t.user_id;
 
     -- Key spend and last use, in key id order.
     UPDATE api_keys k

@@ -5,6 +5,13 @@
 # the gateway and directly, with the gateway's CPU per stream and peak RSS.
 #
 #   bench/proxy/run.sh [--build DIR] [--duration SECONDS] [--rounds N] [--streams N] [--no-sse]
+#                      [--no-reservation] [--baseline LLMPOOL_BINARY]
+#
+# Billing is on as in production (reservation in Redis before the upstream call, the usage event
+# on the Redis Stream before the response ends, the in-process worker writing PostgreSQL), all on
+# the gateway's core. --no-reservation turns admission off ([billing] reservation = false).
+# --baseline adds another llmpool binary (e.g. a build of an older commit) as a fourth target,
+# measured in the same rounds with the same database and key.
 #
 # Placement (issue 3): the proxy under test (gateway with 1 event-loop thread, or nginx with 1
 # worker) on core 0; wrk and the mock upstream on core 1. Builds nothing: needs the build's
@@ -17,6 +24,8 @@ DURATION=10
 ROUNDS=2
 STREAMS=1000
 SSE=1
+RESERVATION=true
+BASELINE=
 while [ $# -gt 0 ]; do
     case "$1" in
     --build) BUILD=$(cd "$2" && pwd); shift 2 ;;
@@ -24,6 +33,8 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS=$2; shift 2 ;;
     --streams) STREAMS=$2; shift 2 ;;
     --no-sse) SSE=0; shift ;;
+    --no-reservation) RESERVATION=false; shift ;;
+    --baseline) BASELINE=$(realpath "$2"); shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -77,6 +88,9 @@ threads = 1
 url = "$DB_URL"
 [redis]
 url = "$REDIS_URL"
+[billing]
+reservation = $RESERVATION
+spool_dir = "$TMP/spool"
 CONF
 "$LLMPOOL" migrate --config "$TMP/llmpool.toml" >/dev/null
 psql -d llmpool_bench -qc "INSERT INTO upstreams (name, kind, api_base, api_key_encrypted, api_key_format)
@@ -85,11 +99,21 @@ psql -d llmpool_bench -qc "INSERT INTO upstreams (name, kind, api_base, api_key_
     SELECT 'gpt-4o-mini', id, 'gpt-4o-mini', ARRAY['chat'], 0.15, 0.6 FROM upstreams;" >/dev/null
 "$LLMPOOL" admin create-user --config "$TMP/llmpool.toml" --name bench >/dev/null
 KEY=$("$LLMPOOL" admin create-api-key bench --config "$TMP/llmpool.toml")
+# Cash for every request of the run, deposited through the ledger.
+psql -d llmpool_bench -qc "UPDATE wallets SET cash = 1000000;
+  INSERT INTO ledger_entries (user_id, kind, amount, cash_after, credit_limit_after, debt_after, unique_request_id)
+    SELECT user_id, 'deposit', 1000000, 1000000, 0, 0, 'bench-seed' FROM wallets;" >/dev/null
 
 taskset -c 0 "$LLMPOOL" serve --config "$TMP/llmpool.toml" --bind 127.0.0.1:0 >"$TMP/gateway.log" 2>&1 &
 GATEWAY_PID=$!
 PIDS+=($GATEWAY_PID)
 GATEWAY_PORT=$(wait_line "$TMP/gateway.log" 'listening on http://127.0.0.1:[0-9]+')
+
+if [ -n "$BASELINE" ]; then
+    taskset -c 0 "$BASELINE" serve --config "$TMP/llmpool.toml" --bind 127.0.0.1:0 >"$TMP/baseline.log" 2>&1 &
+    PIDS+=($!)
+    BASELINE_PORT=$(wait_line "$TMP/baseline.log" 'listening on http://127.0.0.1:[0-9]+')
+fi
 
 mkdir -p "$TMP/nginx/logs"
 NGINX_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -149,6 +173,7 @@ declare -A RPS P50 P99
 TARGETS=("direct http://127.0.0.1:$MOCK_PORT sk-upstream-bench"
          "nginx http://127.0.0.1:$NGINX_PORT unused"
          "gateway http://127.0.0.1:$GATEWAY_PORT $KEY")
+[ -n "$BASELINE" ] && TARGETS+=("baseline http://127.0.0.1:$BASELINE_PORT $KEY")
 for round in $(seq 1 "$ROUNDS"); do
     for conns in 1 64; do
         for t in "${TARGETS[@]}"; do
@@ -166,17 +191,21 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR
 echo
 echo "Non-streaming chat completion, medians of $ROUNDS rounds of ${DURATION}s (gateway and nginx on core 0; wrk and mock on core 1)"
 printf '| target | c=1 p50 µs | c=1 p99 µs | c=64 req/s | c=64 p50 µs | c=64 p99 µs |\n|---|---:|---:|---:|---:|---:|\n'
-for name in direct nginx gateway; do
+NAMES=(direct nginx gateway)
+[ -n "$BASELINE" ] && NAMES+=(baseline)
+for name in "${NAMES[@]}"; do
     printf '| %s | %s | %s | %s | %s | %s |\n' "$name" \
         "$(echo "${P50[$name,1]}" | median)" "$(echo "${P99[$name,1]}" | median)" \
         "$(echo "${RPS[$name,64]}" | median)" "$(echo "${P50[$name,64]}" | median)" "$(echo "${P99[$name,64]}" | median)"
 done
 d50=$(echo "${P50[direct,1]}" | median); d99=$(echo "${P99[direct,1]}" | median)
-for name in nginx gateway; do
+for name in "${NAMES[@]:1}"; do
     echo "$name adds at c=1: p50 +$(awk -v a="$(echo "${P50[$name,1]}" | median)" -v b="$d50" 'BEGIN{print a-b}') µs," \
         "p99 +$(awk -v a="$(echo "${P99[$name,1]}" | median)" -v b="$d99" 'BEGIN{print a-b}') µs"
 done
-echo "gateway / nginx throughput at c=64: $(awk -v a="$(echo "${RPS[gateway,64]}" | median)" -v b="$(echo "${RPS[nginx,64]}" | median)" 'BEGIN{printf "%.2f", a/b}')"
+for name in "${NAMES[@]:2}"; do
+    echo "$name / nginx throughput at c=64: $(awk -v a="$(echo "${RPS[$name,64]}" | median)" -v b="$(echo "${RPS[nginx,64]}" | median)" 'BEGIN{printf "%.2f", a/b}')"
+done
 
 if [ "$SSE" = 1 ]; then
     echo

@@ -107,4 +107,36 @@ Status syncWalletSync(RedisSyncClient &redis, const WalletState &state)
     return Ok{};
 }
 
+Status syncWalletsSync(RedisSyncClient &redis, const QList<WalletState> &states)
+{
+    if (states.isEmpty()) {
+        return Ok{};
+    }
+    QList<QList<QByteArray>> commands;
+    commands.reserve(states.size());
+    for (const WalletState &state : states) {
+        QList<QByteArray> keys, args;
+        syncScriptArgs(state, keys, args);
+        commands.append(scriptCommand(syncScript(), keys, args));
+    }
+    auto replies = redis.pipeline(commands);
+    if (!replies) {
+        return replies.error();
+    }
+    // The script cache is empty after a Redis restart: send the ones refused again, as EVAL.
+    for (qsizetype i = 0; i < replies->size(); ++i) {
+        const RedisReply &reply = replies->at(i);
+        if (reply.isError() && isNoScriptError(reply.string)) {
+            if (auto again = syncWalletSync(redis, states.at(i)); !again) {
+                return again;
+            }
+        } else if (reply.isError()) {
+            return Error::unavailable(QStringLiteral("redis_error"),
+                                      QStringLiteral("Redis refused the billing script 'sync': %1")
+                                          .arg(QString::fromUtf8(reply.string.left(200))));
+        }
+    }
+    return Ok{};
+}
+
 } // namespace llmpool::gateway::billing

@@ -60,6 +60,8 @@ Result<RedisReply> runScriptSync(RedisSyncClient &redis, const RedisScript &scri
 
 void syncWallet(RedisClient *redis, const WalletState &state, QObject *context, std::function<void(Status)> done);
 Status syncWalletSync(RedisSyncClient &redis, const WalletState &state);
+// Several wallets in one round trip (the worker's batch).
+Status syncWalletsSync(RedisSyncClient &redis, const QList<WalletState> &states);
 
 // The keys and arguments of the sync script for `state` (exposed for pipelining by the worker).
 void syncScriptArgs(const WalletState &state, QList<QByteArray> &keys, QList<QByteArray> &args);

@@ -366,15 +366,8 @@ void UsageWorker::run(int index)
                 it->keys.append({row.keyId, row.keySpent});
             }
         }
-        bool synced = true;
-        for (const WalletState &state : std::as_const(states)) {
-            if (auto s = syncWalletSync(redis, state); !s) {
-                failed(s.error().message);
-                synced = false;
-                break;
-            }
-        }
-        if (!synced) {
+        if (auto s = syncWalletsSync(redis, states.values()); !s) {
+            failed(s.error().message);
             continue;
         }
 
@@ -390,12 +383,12 @@ void UsageWorker::run(int index)
             ack << e.id;
             del << e.id;
         }
-        auto acked = redis.command(ack);
-        if (!acked || acked->isError()) {
-            failed(acked ? QString::fromUtf8(acked->string) : acked.error().message);
+        // XDEL only keeps the stream short; if it fails, nothing is lost.
+        auto acked = redis.pipeline({ack, del});
+        if (!acked || acked->first().isError()) {
+            failed(acked ? QString::fromUtf8(acked->first().string) : acked.error().message);
             continue;
         }
-        (void)redis.command(del); // only keeps the stream short; a failure here loses nothing
         m_counters.settled.fetch_add(good.size(), std::memory_order_relaxed);
         m_counters.batches.fetch_add(1, std::memory_order_relaxed);
         backoffMs = 0;

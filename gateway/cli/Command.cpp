@@ -1,6 +1,7 @@
 #include "cli/Command.h"
 
 #include "cli/AdminCommands.h"
+#include "cli/BillingCommands.h"
 #include "cli/MigrateCommand.h"
 #include "cli/OpenAiCommands.h"
 #include "cli/ServeCommand.h"
@@ -127,6 +128,7 @@ Cli::Cli()
     m_root->add(std::make_unique<WorkerCommand>());
     m_root->add(makeOpenAiCommands());
     m_root->add(makeAdminCommands());
+    m_root->add(makeBillingCommands());
 }
 
 Cli::~Cli() = default;

@@ -118,6 +118,40 @@ Result<RedisReply> RedisSyncClient::command(const QList<QByteArray> &args)
     return out;
 }
 
+Result<QList<RedisReply>> RedisSyncClient::pipeline(const QList<QList<QByteArray>> &commands)
+{
+    if (!m_context) {
+        if (Status s = connect(); !s)
+            return s.takeError();
+    }
+    for (const QList<QByteArray> &args : commands) {
+        QVarLengthArray<const char *, 16> argv;
+        QVarLengthArray<size_t, 16> lengths;
+        for (const QByteArray &arg : args) {
+            argv.append(arg.constData());
+            lengths.append(size_t(arg.size()));
+        }
+        if (redisAppendCommandArgv(m_context, int(argv.size()), argv.data(), lengths.data()) != REDIS_OK) {
+            disconnect();
+            return unavailable(QStringLiteral("Redis command failed: out of memory"));
+        }
+    }
+    QList<RedisReply> replies;
+    replies.reserve(commands.size());
+    for (qsizetype i = 0; i < commands.size(); ++i) {
+        void *raw = nullptr;
+        if (redisGetReply(m_context, &raw) != REDIS_OK || !raw) {
+            const QString reason = QString::fromLocal8Bit(m_context->errstr);
+            disconnect();
+            return unavailable(QStringLiteral("Redis command failed: ") + reason);
+        }
+        auto *reply = static_cast<redisReply *>(raw);
+        replies.append(RedisReply::fromHiredis(reply));
+        freeReplyObject(reply);
+    }
+    return replies;
+}
+
 Status RedisSyncClient::ping()
 {
     Result<RedisReply> reply = command({QByteArrayLiteral("PING")});

@@ -31,6 +31,9 @@ public:
     // One command; connects first if needed. A transport failure drops the connection (the next
     // call reconnects) and reports "redis_unavailable"; a Redis error reply is an ok() Result.
     Result<RedisReply> command(const QList<QByteArray> &args);
+    // Several commands in one round trip (pipelined); the replies in order. A transport failure
+    // fails the whole call (some commands may have run: use it for idempotent commands).
+    Result<QList<RedisReply>> pipeline(const QList<QList<QByteArray>> &commands);
     Status ping();
 
 private:

@@ -23,7 +23,7 @@ import { createCipheriv, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
@@ -89,7 +89,7 @@ function tomlString(s) {
     return JSON.stringify(String(s)); // a TOML basic string is JSON-compatible for what we write
 }
 
-function sqlString(s) {
+export function sqlString(s) {
     return `'${String(s).replaceAll("'", "''")}'`;
 }
 
@@ -216,6 +216,14 @@ class Child {
         });
     }
 
+    // SIGKILL at once (a crash). Resolves with { code, signal }.
+    async kill() {
+        if (!this.exited) this.proc.kill('SIGKILL');
+        const result = await this.exitPromise;
+        await new Promise((resolve) => this.log.end(resolve));
+        return result;
+    }
+
     // SIGTERM, then SIGKILL after the grace period. Resolves with { code, signal }.
     async stop(graceMs = 5_000) {
         if (this.exited) return { code: this.exitCode, signal: this.exitSignal };
@@ -282,9 +290,18 @@ export class Stack {
     // options.file: import.meta.url of the test file (names the database, the logs and the Redis db)
     // options.upstream: [upstream] settings over the harness's fast defaults
     // options.encrypt: configure [security] encryption_key and store upstream keys sealed with it
-    static async start({ file, upstream = {}, encrypt = false } = {}) {
+    // options.privateRedis: a redis-server of the stack's own (append-only file on), for tests
+    //   that stop and restart it
+    // options.worker: { inProcess = true, claimIdleMs = 30000 }
+    // options.privatePostgres: a PostgreSQL of the stack's own (llmpool-test-services), for tests
+    //   that restart it (restartPostgres())
+    static async start({ file, upstream = {}, encrypt = false, privateRedis = false, privatePostgres = false,
+        worker = {} } = {}) {
         const stack = new Stack(file, upstream);
         if (encrypt) stack.encryptionKey = randomBytes(32);
+        stack.privateRedis = privateRedis;
+        stack.privatePostgres = privatePostgres;
+        stack.workerSettings = { inProcess: true, claimIdleMs: 30_000, ...worker };
         try {
             await stack.init();
         } catch (error) {
@@ -311,6 +328,13 @@ export class Stack {
         this.services = readServicesFile(requiredEnv('LLMPOOL_TEST_SERVICES_FILE'));
 
         this.dir = mkdtempSync(join(tmpdir(), `llmpool-e2e-${this.label}-`));
+        if (this.privatePostgres) {
+            // Its own PostgreSQL (and Redis, unused) as daemons; stop() stops them.
+            this.servicesBin = requiredEnv('LLMPOOL_SERVICES_BIN');
+            this.servicesDir = join(this.dir, 'services');
+            await execFileAsync(this.servicesBin, ['start', this.servicesDir], { timeout: 120_000 });
+            this.services = readServicesFile(join(this.servicesDir, 'services.env'));
+        }
         // Kept after stop(), for a look at a failure: <build>/tests/e2e/logs/<file>/ under ctest.
         this.logDir = join(process.env.LLMPOOL_E2E_LOG_DIR ?? join(tmpdir(), 'llmpool-e2e-logs'), this.label);
         rmSync(this.logDir, { recursive: true, force: true });
@@ -326,8 +350,14 @@ export class Stack {
         // Redis: a database index of our own, so that whatever an instance keeps there (caches,
         // usage streams) never meets another test file's gateway. Pub/sub is global, but the
         // invalidation messages only make a gateway reload, which is harmless.
-        const redisUrl = new URL(this.services.REDIS_URL);
+        let redisUrl = new URL(this.services.REDIS_URL);
         redisUrl.pathname = `/${1 + (hashString(this.label) % 15)}`;
+        if (this.privateRedis) {
+            this.redisPort = await freePort();
+            await this.startRedis();
+            redisUrl = new URL(`redis://127.0.0.1:${this.redisPort}/0`);
+        }
+        this.redisUrl = redisUrl;
 
         const u = {
             connect_timeout_ms: 1_000,
@@ -361,6 +391,14 @@ export class Stack {
             '',
             '[security]',
             `encryption_key = ${tomlString(this.encryptionKey ? this.encryptionKey.toString('hex') : '')}`,
+            '',
+            '[billing]',
+            `spool_dir = ${tomlString(join(this.dir, 'spool'))}`,
+            '',
+            '[worker]',
+            `in_process = ${this.workerSettings.inProcess}`,
+            `claim_idle_ms = ${this.workerSettings.claimIdleMs}`,
+            'batch_size = 100',
             '',
         ].join('\n'));
 
@@ -483,8 +521,81 @@ export class Stack {
         return [Buffer.concat([nonce, body, cipher.getAuthTag()]).toString('base64'), 'aes-256-gcm'];
     }
 
-    async createUser(name) {
+    // Creates a user whose wallet holds `cash` (a decimal string), deposited the way the admin API
+    // does it: a ledger entry and the wallet in one transaction, so `billing reconcile` agrees.
+    async createUser(name, { cash = '1000' } = {}) {
         await this.cli(['admin', 'create-user', '--name', name]);
+        if (cash !== '0') await this.deposit(name, cash);
+    }
+
+    async deposit(name, amount) {
+        await this.sql(`BEGIN; UPDATE wallets SET cash = cash + ${amount} `
+            + `WHERE user_id = (SELECT id FROM users WHERE name = ${sqlString(name)}); `
+            + 'INSERT INTO ledger_entries (user_id, kind, amount, cash_after, credit_limit_after, debt_after, '
+            + `unique_request_id, note) SELECT user_id, 'deposit', ${amount}, cash, credit_limit, debt, `
+            + `${sqlString(`seed-${randomBytes(6).toString('hex')}`)}, 'test seed' FROM wallets `
+            + `WHERE user_id = (SELECT id FROM users WHERE name = ${sqlString(name)}); COMMIT;`);
+    }
+
+    // A redis-server of this stack's own, on a fixed port so a restart keeps the same URL; its
+    // append-only file makes a restart keep the usage stream (as production must).
+    async startRedis() {
+        const dir = join(this.dir, 'redis');
+        mkdirSync(dir, { recursive: true });
+        const child = new Child('redis', 'redis-server', [
+            '--port', String(this.redisPort), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes',
+            '--appendfsync', 'always', '--save', '', '--protected-mode', 'no',
+        ], { env: childEnv(), logDir: this.logDir, pdeathsig: true });
+        this.children.push(child);
+        this.redis = child;
+        await child.waitForLine(/Ready to accept connections/, 10_000);
+    }
+
+    async stopRedis() {
+        await this.redis.stop();
+    }
+
+    // Restarts the private PostgreSQL (fast shutdown: every session is cut, as in a real restart),
+    // on the same port and data directory; resolves once it accepts logins again.
+    async restartPostgres() {
+        const s = this.services;
+        const pid = this.postgresPid ?? Number(s.POSTGRES_PID);
+        process.kill(pid, 'SIGINT');
+        await waitFor('PostgreSQL to stop', async () => {
+            try { process.kill(pid, 0); return false; } catch { return true; }
+        }, { timeoutMs: 30_000 });
+        const dir = s.SERVICES_DIR;
+        const bin = (await execFileAsync('sh', ['-c', 'ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1'])).stdout.trim();
+        const child = spawn('/usr/bin/setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', '--',
+            `${bin}/postgres`, '-D', `${dir}/pgdata`, '-p', s.PGPORT, '-k', `${dir}/sock`,
+            '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off',
+            '-c', 'full_page_writes=off', '-c', 'max_connections=300', '-c', 'shared_buffers=32MB',
+            '-c', 'unix_socket_permissions=0777', '-c', 'logging_collector=off'],
+        { detached: true, stdio: 'ignore', cwd: dir });
+        child.unref();
+        this.postgresPid = child.pid;
+        await waitFor('PostgreSQL to accept logins', async () => (await this.psql('postgres', 'SELECT 1')) === '1',
+            { timeoutMs: 30_000, intervalMs: 100 });
+    }
+
+    // `llmpool worker` as its own process (use with worker: { inProcess: false }).
+    async startWorker({ concurrency = 2 } = {}) {
+        const child = new Child(`worker-${this.children.length}`, this.llmpoolBin,
+            ['worker', '--config', this.configPath, '--concurrency', String(concurrency)],
+            { env: this.env(), logDir: this.logDir, pdeathsig: true });
+        this.children.push(child);
+        await child.waitForLine(/usage worker running/, 10_000);
+        return child;
+    }
+
+    // The gateway killed with SIGKILL (a crash), then started again on a new port.
+    async crashGateway() {
+        await this.gateway.kill();
+    }
+
+    // One command to the private Redis; resolves with the first line of the reply.
+    async redisCall(args) {
+        return redisCommand({ REDIS_HOST: '127.0.0.1', REDIS_PORT: this.redisPort }, args);
     }
 
     // Creates the user when needed and a key for it; returns the plaintext key.
@@ -505,7 +616,8 @@ export class Stack {
     // PUBLISH llmpool:invalidate catalog. Rows written with psql are not announced otherwise, and
     // with the channel live the gateway's own reload is only a slow safety net.
     async catalogChanged() {
-        await redisCommand(this.services, ['PUBLISH', 'llmpool:invalidate', 'catalog']);
+        if (this.privateRedis) await this.redisCall(['PUBLISH', 'llmpool:invalidate', 'catalog']);
+        else await redisCommand(this.services, ['PUBLISH', 'llmpool:invalidate', 'catalog']);
     }
 
     // Announces the change and waits until GET /v1/models with `key` lists every name in `names`.
@@ -537,9 +649,28 @@ export class Stack {
             this.databaseCreated = false;
             await this.psql('postgres', `DROP DATABASE IF EXISTS ${this.database} WITH (FORCE)`).catch(() => {});
         }
+        if (this.servicesDir) {
+            if (this.postgresPid) {
+                try { process.kill(this.postgresPid, 'SIGQUIT'); } catch { /* gone */ }
+            }
+            await execFileAsync(this.servicesBin, ['stop', this.servicesDir], { timeout: 60_000 }).catch(() => {});
+            this.servicesDir = null;
+        }
         if (this.dir) rmSync(this.dir, { recursive: true, force: true });
         return gatewayExit;
     }
+}
+
+export function freePort() {
+    return new Promise((resolve, reject) => {
+        const server = createServer();
+        server.unref();
+        server.on('error', reject);
+        server.listen(0, '127.0.0.1', () => {
+            const { port } = server.address();
+            server.close(() => resolve(port));
+        });
+    });
 }
 
 export const ALL_CAPABILITIES = ['chat', 'completions', 'embeddings', 'images', 'speech', 'transcriptions', 'responses'];

@@ -1,0 +1,223 @@
+// The admission scripts (gateway/billing/BillingScripts) against a real Redis: reservations,
+// release into pending, wallet sync by version, expiry of a dead gateway's reservations, the key
+// spending cap, and exact arithmetic far beyond what Lua's doubles hold.
+
+#include "SharedServices.h"
+#include "billing/BillingRedis.h"
+#include "billing/BillingScripts.h"
+#include "storage/RedisSyncClient.h"
+
+#include <QRandomGenerator>
+#include <QTest>
+
+using namespace llmpool;
+using namespace llmpool::gateway;
+using namespace llmpool::gateway::billing;
+using llmpool::test::SharedServices;
+
+namespace {
+
+Money m(const char *text)
+{
+    auto v = Money::parse(QString::fromLatin1(text));
+    Q_ASSERT(v);
+    return *v;
+}
+
+} // namespace
+
+class TestBillingScripts : public QObject
+{
+    Q_OBJECT
+
+private:
+    std::unique_ptr<SharedServices> m_services;
+    std::unique_ptr<RedisSyncClient> m_redis;
+    qint64 m_user = 0;
+    qint64 m_now = 1'000'000;
+
+    struct Verdict
+    {
+        qint64 code = -99;
+        QByteArray text;
+    };
+
+    Verdict admit(const QByteArray &rid, Money amount, qint64 keyId = 7, std::optional<Money> limit = {},
+                  qint64 expiresAt = 0)
+    {
+        const UserKeys k = UserKeys::of(m_user);
+        auto reply = runScriptSync(*m_redis, admitScript(),
+                                   {k.wallet, k.reservations, k.expiries, k.totals, k.keySpend(keyId)},
+                                   {rid, nanosText(amount), QByteArray::number(keyId), QByteArray::number(m_now),
+                                    QByteArray::number(expiresAt ? expiresAt : m_now + 60'000),
+                                    limit ? nanosText(*limit) : QByteArray()});
+        if (!reply || !reply->isArray() || reply->elements.size() != 2) {
+            qWarning() << (reply ? reply->describe() : reply.error().message);
+            return {};
+        }
+        return {reply->elements[0].integer, reply->elements[1].string};
+    }
+
+    bool finish(const QByteArray &rid, Money cost, qint64 keyId = 7)
+    {
+        const UserKeys k = UserKeys::of(m_user);
+        auto reply = runScriptSync(*m_redis, finishScript(),
+                                   {k.reservations, k.expiries, k.pending, k.totals, streamKey()},
+                                   {rid, nanosText(cost), QByteArray::number(keyId), "{\"request_id\":\"" + rid + "\"}"});
+        return reply && reply->isString();
+    }
+
+    QByteArray streamKey() const { return "test:usage:" + QByteArray::number(m_user); }
+
+    QByteArray totals(const char *field)
+    {
+        auto reply = m_redis->command({"HGET", UserKeys::of(m_user).totals, field});
+        return reply && reply->isString() ? reply->string : QByteArray("0");
+    }
+
+    void sync(Money balance, qint64 version, QList<QByteArray> settled = {}, QList<WalletState::KeySpend> keys = {})
+    {
+        WalletState state;
+        state.userId = m_user;
+        state.balance = balance;
+        state.version = version;
+        state.settledRequests = std::move(settled);
+        state.keys = std::move(keys);
+        QVERIFY(syncWalletSync(*m_redis, state).ok());
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        auto services = SharedServices::fromEnv();
+        QVERIFY2(services.ok(), services.ok() ? "" : qPrintable(services.error().message));
+        m_services = std::move(*services);
+        m_redis = std::make_unique<RedisSyncClient>(m_services->redisUrl());
+        QVERIFY(m_redis->connect().ok());
+    }
+
+    void init()
+    {
+        // A user id of its own per test function: the shared Redis may hold other tests' keys.
+        m_user = qint64(QRandomGenerator::global()->bounded(1'000'000'000)) + 1'000'000'000'000LL;
+    }
+
+    void nanosTextRoundTrips_data()
+    {
+        QTest::addColumn<QString>("money");
+        QTest::addColumn<QByteArray>("nanos");
+        QTest::newRow("zero") << "0" << QByteArray("0");
+        QTest::newRow("one nano") << "0.000000001" << QByteArray("1");
+        QTest::newRow("minus one nano") << "-0.000000001" << QByteArray("-1");
+        QTest::newRow("one and a half") << "1.5" << QByteArray("1500000000");
+        QTest::newRow("big") << "9000000000000.000000001" << QByteArray("9000000000000000000001");
+        QTest::newRow("negative") << "-123.000000001" << QByteArray("-123000000001");
+    }
+
+    void nanosTextRoundTrips()
+    {
+        QFETCH(QString, money);
+        QFETCH(QByteArray, nanos);
+        const Money value = *Money::parse(money);
+        QCOMPARE(nanosText(value), nanos);
+        auto back = moneyFromNanosText(nanos);
+        QVERIFY(back.ok());
+        QCOMPARE(*back, value);
+        QVERIFY(!moneyFromNanosText("12a").ok());
+        QVERIFY(!moneyFromNanosText("-").ok());
+    }
+
+    void admissionNeedsALoadedWallet()
+    {
+        QCOMPARE(admit("r1", m("0.1")).code, -1);
+        sync(m("1"), 5);
+        QCOMPARE(admit("r1", m("0.1")).code, 1);
+    }
+
+    void reservePendingAndSettle()
+    {
+        sync(m("1"), 5);
+        auto a = admit("r1", m("0.4"));
+        QCOMPARE(a.code, 1);
+        QCOMPARE(a.text, QByteArray("600000000")); // available after
+        auto b = admit("r2", m("0.7"));
+        QCOMPARE(b.code, 0); // short: 0.6 available
+        QCOMPARE(b.text, QByteArray("600000000"));
+        QCOMPARE(admit("r1", m("0.4")).code, 1); // the same request again: already reserved, no double
+        QCOMPARE(totals("res"), QByteArray("400000000"));
+
+        // Finished: the reservation becomes the real cost, pending until PostgreSQL has it.
+        QVERIFY(finish("r1", m("0.3")));
+        QCOMPARE(totals("res"), QByteArray("0"));
+        QCOMPARE(totals("pend"), QByteArray("300000000"));
+        auto len = m_redis->command({"XLEN", streamKey()});
+        QCOMPARE(len->integer, 1);
+        QCOMPARE(admit("r2", m("0.7")).code, 1); // 1 - 0.3 pending = 0.7: exactly enough
+        auto none = admit("r3", m("0.000000001"));
+        QCOMPARE(none.code, 0);
+        QCOMPARE(none.text, QByteArray("0"));
+
+        // A finish replayed (spool + stream) adds its pending once.
+        QVERIFY(finish("r1", m("0.3")));
+        QCOMPARE(totals("pend"), QByteArray("300000000"));
+
+        // The worker settled r1: wallet now 0.7 at version 6, r1 no longer pending.
+        sync(m("0.7"), 6, {"r1"});
+        QCOMPARE(totals("pend"), QByteArray("0"));
+        QCOMPARE(admit("r3", m("0.000000001")).code, 0); // 0.7 - 0.7 reserved
+        // An older state arriving late is ignored.
+        sync(m("5"), 4);
+        QCOMPARE(admit("r3", m("0.000000001")).code, 0);
+        // A newer one (a deposit) is taken.
+        sync(m("0.8"), 7);
+        QCOMPARE(admit("r3", m("0.1")).code, 1);
+        QCOMPARE(totals("res"), QByteArray("800000000"));
+        (void)m_redis->command({"DEL", streamKey()});
+    }
+
+    void expiredReservationsAreSwept()
+    {
+        sync(m("1"), 1);
+        QCOMPARE(admit("dead", m("1"), 7, {}, m_now + 10).code, 1); // a gateway that will die
+        QCOMPARE(admit("r", m("0.5")).code, 0);
+        m_now += 11; // its reservation expired
+        QCOMPARE(admit("r", m("0.5")).code, 1);
+        QCOMPARE(totals("res"), QByteArray("500000000"));
+        QCOMPARE(totals("kr7"), QByteArray("500000000"));
+    }
+
+    void keySpendingCap()
+    {
+        sync(m("100"), 3, {}, {{7, m("0.5")}});
+        auto refused = admit("k1", m("0.2"), 7, m("0.6"));
+        QCOMPARE(refused.code, -2);
+        QCOMPARE(refused.text, QByteArray("100000000")); // 0.1 of the cap left
+        QCOMPARE(admit("k1", m("0.1"), 7, m("0.6")).code, 1);
+        QCOMPARE(admit("k2", m("0.000000001"), 7, m("0.6")).code, -2);
+        // Another key of the same user is not limited by key 7's cap.
+        sync(m("100"), 3, {}, {{8, m("0")}});
+        QCOMPARE(admit("k3", m("1"), 8, m("2")).code, 1);
+        // A key whose spend is not loaded yet asks for a load.
+        QCOMPARE(admit("k4", m("1"), 9, m("2")).code, -1);
+    }
+
+    void exactBeyondDoublePrecision()
+    {
+        // 9,000,000,000.000000001 = 9 * 10^18 + 1 nanos: far past 2^53.
+        sync(m("9000000000.000000001"), 1);
+        auto a = admit("big", m("9000000000"));
+        QCOMPARE(a.code, 1);
+        QCOMPARE(a.text, QByteArray("1"));
+        QCOMPARE(admit("big2", m("0.000000002")).code, 0);
+        QCOMPARE(admit("big3", m("0.000000001")).code, 1);
+        // A negative balance (debt beyond the credit line) admits nothing, not even a free request.
+        init();
+        sync(m("-0.000000005"), 1);
+        auto neg = admit("n", m("0"));
+        QCOMPARE(neg.code, 0);
+        QCOMPARE(neg.text, QByteArray("-5"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestBillingScripts)
+#include "TestBillingScripts.moc"
