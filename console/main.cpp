@@ -12,8 +12,9 @@
 
 int main(int argc, char **argv)
 {
-    // Qt's own dispatcher, as in the gateway (STYLE §1); nothing here needs glib's.
-    qputenv("QT_NO_GLIB", "1");
+    // Unlike the gateway, the console keeps Qt's glib event dispatcher: QtKeychain's Secret Service
+    // backend (libsecret) answers through the glib main loop and would wait forever without it.
+    qunsetenv("QT_NO_GLIB");
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("llmpool-console"));
     QCoreApplication::setApplicationVersion(QStringLiteral(LLMPOOL_VERSION));

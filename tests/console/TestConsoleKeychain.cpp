@@ -6,6 +6,7 @@
 #include "ConsoleTestSupport.h"
 
 #include <QEventLoop>
+#include <QProcess>
 #include <QTest>
 
 using namespace llmpool;
@@ -132,6 +133,31 @@ private Q_SLOTS:
         const CliRun login =
             runCli({QStringLiteral("login")}, env, nullptr, profiles, QString(gateway.token() + QLatin1Char('\n')));
         QVERIFY2(login.exitCode == 0, qPrintable(login.err));
+
+        // The executable too, with its own event loop (even when told to avoid glib's: libsecret
+        // answers through it, so the program must keep it).
+        QProcess process;
+        QProcessEnvironment processEnv = QProcessEnvironment::systemEnvironment();
+        processEnv.insert(QStringLiteral("QT_NO_GLIB"), QStringLiteral("1"));
+        processEnv.insert(QStringLiteral("XDG_CONFIG_HOME"), m_dir.filePath(QStringLiteral("exe-config")));
+        process.setProcessEnvironment(processEnv);
+        process.start(QStringLiteral(LLMPOOL_TEST_CONSOLE),
+                      {QStringLiteral("profile"), QStringLiteral("add"), QStringLiteral("exe"), QStringLiteral("--url"),
+                       gateway.url(), QStringLiteral("--token"), QStringLiteral("-")});
+        process.write(QByteArray(gateway.token().toUtf8() + '\n'));
+        process.closeWriteChannel();
+        QVERIFY(process.waitForFinished(30'000));
+        QVERIFY2(process.exitCode() == 0, process.readAllStandardError().constData());
+        process.start(QStringLiteral(LLMPOOL_TEST_CONSOLE), {QStringLiteral("user"), QStringLiteral("list"),
+                                                             QStringLiteral("--format"), QStringLiteral("json")});
+        QVERIFY(process.waitForFinished(30'000));
+        QVERIFY2(process.exitCode() == 0, process.readAllStandardError().constData());
+        QVERIFY(process.readAllStandardOutput().contains("\"pagination\""));
+        process.start(QStringLiteral(LLMPOOL_TEST_CONSOLE),
+                      {QStringLiteral("profile"), QStringLiteral("remove"), QStringLiteral("exe")});
+        QVERIFY(process.waitForFinished(30'000));
+        QCOMPARE(process.exitCode(), 0);
+        QVERIFY(!read(store, console::TokenStore::account(QStringLiteral("exe"), QUrl(gateway.url())))->has_value());
 
         const CliRun removed = runCli({QStringLiteral("profile"), QStringLiteral("remove"), QStringLiteral("ring")},
                                       env, nullptr, profiles);
