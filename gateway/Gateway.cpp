@@ -91,7 +91,7 @@ std::shared_ptr<Router> Gateway::buildRouter()
 {
     auto router = std::make_shared<Router>();
     addOpsRoutes(*router, m_database.get(), m_redis.get());
-    addAdminRoutes(*router, m_config, m_database.get(), m_redis.get());
+    addAdminRoutes(*router, m_config, m_database.get(), m_redis.get(), &m_proxy->health());
     m_proxy->addRoutes(*router);
     return router;
 }

@@ -134,6 +134,72 @@ Result<PageRequest> parsePage(const HttpRequest &request)
     return page;
 }
 
+Result<std::optional<qint64>> queryId(const HttpRequest &request, QByteArrayView name)
+{
+    if (!request.hasQueryParam(name))
+        return std::optional<qint64>();
+    const std::optional<qint64> id = parseId(request.queryParam(name));
+    const QString param = QString::fromLatin1(name);
+    if (!id)
+        return Error::invalidRequest(QStringLiteral("invalid_parameter"),
+                                     QStringLiteral("%1 must be a positive integer id").arg(param), param);
+    return std::optional<qint64>(*id);
+}
+
+QDateTime parseRfc3339(const QString &text)
+{
+    if (text.size() > 64)
+        return {};
+    // RFC 3339 requires an offset ("Z" or ±hh:mm): a local time would be ambiguous. It also
+    // allows a space or a lower-case "t" between date and time; Qt takes only "T".
+    QString normalized = text;
+    if (normalized.size() > 10 && (normalized[10] == QLatin1Char('t') || normalized[10] == QLatin1Char(' ')))
+        normalized[10] = QLatin1Char('T');
+    if (normalized.endsWith(QLatin1Char('z')))
+        normalized[normalized.size() - 1] = QLatin1Char('Z');
+    const QDateTime time = QDateTime::fromString(normalized, Qt::ISODateWithMs);
+    if (!time.isValid() || time.timeSpec() == Qt::LocalTime)
+        return {};
+    return time.toUTC();
+}
+
+Result<std::optional<QDateTime>> queryTime(const HttpRequest &request, QByteArrayView name)
+{
+    if (!request.hasQueryParam(name))
+        return std::optional<QDateTime>();
+    const QByteArray raw = request.queryParam(name);
+    const QDateTime time = raw.size() <= 64 ? parseRfc3339(QString::fromUtf8(raw)) : QDateTime();
+    const QString param = QString::fromLatin1(name);
+    if (!time.isValid())
+        return Error::invalidRequest(
+            QStringLiteral("invalid_parameter"),
+            QStringLiteral("%1 must be an RFC 3339 timestamp with a time zone, e.g. 2026-01-02T03:04:05Z").arg(param),
+            param);
+    return std::optional<QDateTime>(time);
+}
+
+Result<std::optional<QString>> queryText(const HttpRequest &request, QByteArrayView name, qsizetype maxLength)
+{
+    if (!request.hasQueryParam(name))
+        return std::optional<QString>();
+    const QString param = QString::fromLatin1(name);
+    const QByteArray raw = request.queryParam(name);
+    // Bytes first: a huge parameter is refused without decoding it.
+    const QString text = raw.size() <= maxLength * 4 ? QString::fromUtf8(raw) : QString();
+    if (raw.size() > maxLength * 4 || text.size() > maxLength)
+        return Error::invalidRequest(QStringLiteral("invalid_parameter"),
+                                     QStringLiteral("%1 must have at most %2 characters").arg(param).arg(maxLength),
+                                     param);
+    if (text.trimmed().isEmpty())
+        return Error::invalidRequest(QStringLiteral("invalid_parameter"),
+                                     QStringLiteral("%1 must not be empty").arg(param), param);
+    // PostgreSQL text cannot hold NUL; such a value matches nothing and would only be an error there.
+    if (text.contains(QChar(0)))
+        return Error::invalidRequest(QStringLiteral("invalid_parameter"),
+                                     QStringLiteral("%1 must not contain NUL characters").arg(param), param);
+    return std::optional<QString>(text);
+}
+
 QJsonObject pageJson(const QJsonArray &data, const PageRequest &page, qint64 total)
 {
     const qint64 totalPages = (total + page.pageSize - 1) / page.pageSize;

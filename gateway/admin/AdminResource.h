@@ -16,6 +16,7 @@
 #include "Money.h"
 #include "Result.h"
 #include "admin/AdminAuth.h"
+#include "admin/ApiDoc.h"
 #include "http/ErrorReply.h"
 #include "http/HttpRequest.h"
 #include "http/HttpResponder.h"
@@ -38,6 +39,7 @@
 
 namespace llmpool::gateway {
 
+class HealthTracker;
 class RedisPool;
 
 struct AdminContext
@@ -47,6 +49,9 @@ struct AdminContext
     AdminAuth auth;
     SecretBox secrets;
     QString currency;
+    // The proxy's live upstream health (thread-safe; outlives the router). Null: "unknown".
+    const HealthTracker *health = nullptr;
+    qint64 startedAtMs = 0; // when the gateway started (GET /status uptime)
 };
 
 // One authenticated admin request.
@@ -60,11 +65,14 @@ struct AdminCall
 
 using AdminHandler = std::function<void(AdminCall &)>;
 
+// One row of a resource's route table: {"GET", "/users/{id}", getUser, {.summary = "…", …}}.
+// `doc` is what GET /openapi.json says about the route (ApiDoc.h); every route has one.
 struct AdminRoute
 {
     QByteArray method;
     QByteArray pattern; // under /api/v1
     AdminHandler handler;
+    api::Operation doc = {};
 };
 
 namespace admin {
@@ -92,6 +100,15 @@ struct PageRequest
     qint64 offset() const { return qint64(page - 1) * pageSize; }
 };
 Result<PageRequest> parsePage(const HttpRequest &request);
+
+// Optional query parameters, validated: a 400 naming the parameter when present and bad.
+// An id: digits, > 0. A time: RFC 3339 with an offset, converted to UTC. Text: UTF-8, at most
+// `maxLength` characters, not blank.
+Result<std::optional<qint64>> queryId(const HttpRequest &request, QByteArrayView name);
+Result<std::optional<QDateTime>> queryTime(const HttpRequest &request, QByteArrayView name);
+Result<std::optional<QString>> queryText(const HttpRequest &request, QByteArrayView name, qsizetype maxLength);
+// RFC 3339 text with an explicit offset → UTC; invalid QDateTime otherwise.
+QDateTime parseRfc3339(const QString &text);
 QJsonObject pageJson(const QJsonArray &data, const PageRequest &page, qint64 total);
 
 // Reads a JSON object body field by field. The first problem is kept (error()) and later reads
@@ -153,5 +170,7 @@ std::vector<AdminRoute> keyRoutes();
 std::vector<AdminRoute> auditRoutes();
 std::vector<AdminRoute> catalogRoutes();
 std::vector<AdminRoute> upstreamProbeRoutes();
+std::vector<AdminRoute> usageRoutes();
+std::vector<AdminRoute> statusRoutes();
 
 } // namespace llmpool::gateway

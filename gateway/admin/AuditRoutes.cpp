@@ -44,7 +44,13 @@ void listAudit(AdminCall &call)
 
 std::vector<AdminRoute> auditRoutes()
 {
-    return {{"GET", "/audit", listAudit}};
+    return {{"GET",
+             "/audit",
+             listAudit,
+             {.summary = "List the audit log, newest first",
+              .tag = "audit",
+              .responseSchema = "AuditEntry",
+              .shape = api::Shape::Page}}};
 }
 
 } // namespace llmpool::gateway

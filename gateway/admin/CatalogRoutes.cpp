@@ -6,10 +6,12 @@
 
 #include "admin/AdminResource.h"
 #include "proxy/Invalidation.h"
+#include "routing/HealthTracker.h"
 #include "storage/AuditRepository.h"
 #include "storage/CatalogAdminRepository.h"
 #include "storage/Transaction.h"
 
+#include <QTimeZone>
 #include <QUrl>
 
 #include <limits>
@@ -31,7 +33,8 @@ const QStringList kCapabilities{
     QStringLiteral("chat"),   QStringLiteral("completions"),    QStringLiteral("embeddings"), QStringLiteral("images"),
     QStringLiteral("speech"), QStringLiteral("transcriptions"), QStringLiteral("responses")};
 
-QJsonObject upstreamJson(const UpstreamRecord &record)
+// What the audit log keeps of an upstream: its stored state, not the instance's passing health.
+QJsonObject upstreamAuditJson(const UpstreamRecord &record)
 {
     const UpstreamRow &u = record.row;
     return QJsonObject{{QStringLiteral("id"), u.id},
@@ -41,11 +44,45 @@ QJsonObject upstreamJson(const UpstreamRecord &record)
                        {QStringLiteral("api_key_preview"), u.apiKeyPreview},
                        {QStringLiteral("weight"), u.weight},
                        {QStringLiteral("enabled"), u.enabled},
-                       // Live health is per instance (the proxy's tracker); not wired here yet.
-                       {QStringLiteral("health"), QStringLiteral("unknown")},
                        {QStringLiteral("tags"), QJsonArray::fromStringList(u.tags)},
                        {QStringLiteral("created_at"), timeJson(record.createdAt)},
                        {QStringLiteral("updated_at"), timeJson(record.updatedAt)}};
+}
+
+std::optional<QDateTime> msTime(qint64 ms)
+{
+    if (ms <= 0)
+        return std::nullopt;
+    return QDateTime::fromMSecsSinceEpoch(ms, QTimeZone::utc());
+}
+
+// The upstream as the API shows it, with its live health in this gateway instance (the proxy's
+// HealthTracker; upstreams it has not seen yet are healthy).
+QJsonObject upstreamJson(const UpstreamRecord &record, const AdminContext &context)
+{
+    QJsonObject json = upstreamAuditJson(record);
+    if (!context.health) {
+        json.insert(QStringLiteral("health"), QStringLiteral("unknown"));
+        json.insert(QStringLiteral("health_detail"),
+                    QJsonObject{{QStringLiteral("consecutive_failures"), 0},
+                                {QStringLiteral("ejections"), 0},
+                                {QStringLiteral("ejected_until"), QJsonValue::Null},
+                                {QStringLiteral("last_error"), QJsonValue::Null},
+                                {QStringLiteral("last_failure_at"), QJsonValue::Null},
+                                {QStringLiteral("last_success_at"), QJsonValue::Null}});
+        return json;
+    }
+    const UpstreamHealth h = context.health->health(record.row.id);
+    json.insert(QStringLiteral("health"), healthStateName(h.state));
+    json.insert(
+        QStringLiteral("health_detail"),
+        QJsonObject{{QStringLiteral("consecutive_failures"), h.consecutiveFailures},
+                    {QStringLiteral("ejections"), h.ejections},
+                    {QStringLiteral("ejected_until"), timeJson(msTime(h.ejectedUntilMs))},
+                    {QStringLiteral("last_error"), h.lastError.isEmpty() ? QJsonValue::Null : QJsonValue(h.lastError)},
+                    {QStringLiteral("last_failure_at"), timeJson(msTime(h.lastFailureMs))},
+                    {QStringLiteral("last_success_at"), timeJson(msTime(h.lastSuccessMs))}});
+    return json;
 }
 
 QJsonObject modelJson(const ModelRecord &record)
@@ -163,10 +200,10 @@ void listUpstreams(AdminCall &call)
     const PageRequest p = *page;
     runJob(
         call, [p](QSqlDatabase &db) { return CatalogAdminRepository::listUpstreams(db, p.offset(), p.pageSize); },
-        [p](HttpResponder &responder, UpstreamPage result) {
+        [p, context = call.context](HttpResponder &responder, UpstreamPage result) {
             QJsonArray data;
             for (const UpstreamRecord &u : result.upstreams)
-                data.append(upstreamJson(u));
+                data.append(upstreamJson(u, *context));
             respondJson(responder, 200, pageJson(data, p, result.total));
         },
         JobRetry::Idempotent);
@@ -179,10 +216,10 @@ void getUpstream(AdminCall &call)
         return;
     runJob(
         call, [id = *id](QSqlDatabase &db) { return CatalogAdminRepository::findUpstream(db, id, false); },
-        [id = *id](HttpResponder &responder, std::optional<UpstreamRecord> u) {
+        [id = *id, context = call.context](HttpResponder &responder, std::optional<UpstreamRecord> u) {
             if (!u)
                 return replyError(responder, Error::notFound(QStringLiteral("upstream %1 does not exist").arg(id)));
-            respondJson(responder, 200, upstreamJson(*u));
+            respondJson(responder, 200, upstreamJson(*u, *context));
         },
         JobRetry::Idempotent);
 }
@@ -207,7 +244,7 @@ void createUpstream(AdminCall &call)
                     return created;
                 if (Status audited = AuditRepository::insert(
                         db, actor, QStringLiteral("upstream.create"), QStringLiteral("upstream"),
-                        QString::number(created->row.id), std::nullopt, upstreamJson(*created));
+                        QString::number(created->row.id), std::nullopt, upstreamAuditJson(*created));
                     !audited)
                     return audited.takeError();
                 return created;
@@ -215,7 +252,7 @@ void createUpstream(AdminCall &call)
         },
         [context](HttpResponder &responder, UpstreamRecord created) {
             publishInvalidation(*context, Invalidation::catalogChanged());
-            respondJson(responder, 201, upstreamJson(created));
+            respondJson(responder, 201, upstreamJson(created, *context));
         });
 }
 
@@ -245,7 +282,7 @@ void updateUpstream(AdminCall &call)
                     return updated;
                 if (Status audited = AuditRepository::insert(db, actor, QStringLiteral("upstream.update"),
                                                              QStringLiteral("upstream"), QString::number(id),
-                                                             upstreamJson(**found), upstreamJson(*updated));
+                                                             upstreamAuditJson(**found), upstreamAuditJson(*updated));
                     !audited)
                     return audited.takeError();
                 return updated;
@@ -253,7 +290,7 @@ void updateUpstream(AdminCall &call)
         },
         [context](HttpResponder &responder, UpstreamRecord updated) {
             publishInvalidation(*context, Invalidation::catalogChanged());
-            respondJson(responder, 200, upstreamJson(updated));
+            respondJson(responder, 200, upstreamJson(updated, *context));
         });
 }
 
@@ -277,7 +314,7 @@ void deleteUpstream(AdminCall &call)
                     return deleted.takeError();
                 if (Status audited = AuditRepository::insert(db, actor, QStringLiteral("upstream.delete"),
                                                              QStringLiteral("upstream"), QString::number(id),
-                                                             upstreamJson(**found), std::nullopt);
+                                                             upstreamAuditJson(**found), std::nullopt);
                     !audited)
                     return audited.takeError();
                 return **found;
@@ -285,7 +322,7 @@ void deleteUpstream(AdminCall &call)
         },
         [context](HttpResponder &responder, UpstreamRecord deleted) {
             publishInvalidation(*context, Invalidation::catalogChanged());
-            respondJson(responder, 200, upstreamJson(deleted));
+            respondJson(responder, 200, upstreamJson(deleted, *context));
         });
 }
 
@@ -527,16 +564,65 @@ void deleteModel(AdminCall &call)
 std::vector<AdminRoute> catalogRoutes()
 {
     return {
-        {"GET", "/upstreams", listUpstreams},
-        {"POST", "/upstreams", createUpstream},
-        {"GET", "/upstreams/{id}", getUpstream},
-        {"PUT", "/upstreams/{id}", updateUpstream},
-        {"DELETE", "/upstreams/{id}", deleteUpstream},
-        {"GET", "/models", listModels},
-        {"POST", "/models", createModel},
-        {"GET", "/models/{id}", getModel},
-        {"PUT", "/models/{id}", updateModel},
-        {"DELETE", "/models/{id}", deleteModel},
+        {"GET",
+         "/upstreams",
+         listUpstreams,
+         {.summary = "List upstreams with their live health",
+          .tag = "upstreams",
+          .responseSchema = "Upstream",
+          .shape = api::Shape::Page}},
+        {"POST",
+         "/upstreams",
+         createUpstream,
+         {.summary = "Create an upstream (its api_key is stored encrypted)",
+          .tag = "upstreams",
+          .requestSchema = "UpstreamInput",
+          .responseSchema = "Upstream",
+          .status = 201}},
+        {"GET",
+         "/upstreams/{id}",
+         getUpstream,
+         {.summary = "Get an upstream", .tag = "upstreams", .responseSchema = "Upstream"}},
+        {"PUT",
+         "/upstreams/{id}",
+         updateUpstream,
+         {.summary = "Update an upstream (partial)",
+          .tag = "upstreams",
+          .requestSchema = "UpstreamInput",
+          .responseSchema = "Upstream"}},
+        {"DELETE",
+         "/upstreams/{id}",
+         deleteUpstream,
+         {.summary = "Delete an upstream and its models", .tag = "upstreams", .responseSchema = "Upstream"}},
+        {"GET",
+         "/models",
+         listModels,
+         {.summary = "List models",
+          .tag = "models",
+          .query = {{"upstream_id", api::Type::Integer, "only this upstream's models"},
+                    {"name", api::Type::String, "only this public name"}},
+          .responseSchema = "Model",
+          .shape = api::Shape::Page}},
+        {"POST",
+         "/models",
+         createModel,
+         {.summary = "Create a model row (public name → upstream model, with prices)",
+          .tag = "models",
+          .requestSchema = "ModelInput",
+          .responseSchema = "Model",
+          .status = 201}},
+        {"GET", "/models/{id}", getModel, {.summary = "Get a model", .tag = "models", .responseSchema = "Model"}},
+        {"PUT",
+         "/models/{id}",
+         updateModel,
+         {.summary = "Update a model (partial)",
+          .tag = "models",
+          .requestSchema = "ModelInput",
+          .responseSchema = "Model"}},
+        {"DELETE",
+         "/models/{id}",
+         deleteModel,
+         {.summary = "Delete a model", .tag = "models", .responseSchema = "Model"}},
     };
 }
 

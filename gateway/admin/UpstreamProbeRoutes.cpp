@@ -93,7 +93,22 @@ void testUpstream(AdminCall &call)
 
 std::vector<AdminRoute> upstreamProbeRoutes()
 {
-    return {{"POST", "/upstreams/{id}/detect", detectUpstream}, {"POST", "/upstreams/{id}/test", testUpstream}};
+    return {{"POST",
+             "/upstreams/{id}/detect",
+             detectUpstream,
+             {.summary = "List the upstream's models and probe their capabilities (stores nothing)",
+              .tag = "upstreams",
+              .requestSchema = "ProbeOptions",
+              .responseSchema = "ProbeResult",
+              .optionalBody = true}},
+            {"POST",
+             "/upstreams/{id}/test",
+             testUpstream,
+             {.summary = "Check that the upstream answers its model list with the stored key",
+              .tag = "upstreams",
+              .requestSchema = "ProbeOptions",
+              .responseSchema = "ProbeResult",
+              .optionalBody = true}}};
 }
 
 } // namespace llmpool::gateway

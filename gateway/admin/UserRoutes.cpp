@@ -177,8 +177,36 @@ void disableUser(AdminCall &call)
 std::vector<AdminRoute> userRoutes()
 {
     return {
-        {"GET", "/users", listUsers},       {"POST", "/users", createUser},         {"GET", "/users/{id}", getUser},
-        {"PUT", "/users/{id}", updateUser}, {"DELETE", "/users/{id}", disableUser},
+        {"GET",
+         "/users",
+         listUsers,
+         {.summary = "List users",
+          .tag = "users",
+          .query = {{"q", api::Type::String, "only users whose name or email contains this"}},
+          .responseSchema = "User",
+          .shape = api::Shape::Page}},
+        {"POST",
+         "/users",
+         createUser,
+         {.summary = "Create a user (with an empty wallet)",
+          .tag = "users",
+          .requestSchema = "UserCreate",
+          .responseSchema = "User",
+          .status = 201}},
+        {"GET", "/users/{id}", getUser, {.summary = "Get a user", .tag = "users", .responseSchema = "User"}},
+        {"PUT",
+         "/users/{id}",
+         updateUser,
+         {.summary = "Update a user (partial)",
+          .tag = "users",
+          .requestSchema = "UserUpdate",
+          .responseSchema = "User"}},
+        {"DELETE",
+         "/users/{id}",
+         disableUser,
+         {.summary = "Disable a user (kept for history; their keys stop working)",
+          .tag = "users",
+          .responseSchema = "User"}},
     };
 }
 

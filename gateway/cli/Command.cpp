@@ -1,9 +1,9 @@
 #include "cli/Command.h"
 
 #include "cli/AdminCommands.h"
-#include "cli/BillingCommands.h"
 #include "cli/MigrateCommand.h"
 #include "cli/OpenAiCommands.h"
+#include "cli/SecurityCommands.h"
 #include "cli/ServeCommand.h"
 #include "cli/WorkerCommand.h"
 #include "storage/Database.h"
@@ -128,7 +128,7 @@ Cli::Cli()
     m_root->add(std::make_unique<WorkerCommand>());
     m_root->add(makeOpenAiCommands());
     m_root->add(makeAdminCommands());
-    m_root->add(makeBillingCommands());
+    m_root->add(makeSecurityCommands());
 }
 
 Cli::~Cli() = default;

@@ -122,6 +122,16 @@ qsizetype Router::routeCount() const
     return n;
 }
 
+std::vector<Router::RouteEntry> Router::routes() const
+{
+    std::vector<RouteEntry> entries;
+    for (const auto &p : m_patterns) {
+        for (const MethodHandler &mh : p->methods)
+            entries.push_back({mh.method, p->source});
+    }
+    return entries;
+}
+
 const HttpHandler *Router::findMethod(const Pattern &p, QByteArrayView method)
 {
     for (const MethodHandler &mh : p.methods) {

@@ -48,6 +48,15 @@ public:
 
     qsizetype routeCount() const;
 
+    struct RouteEntry
+    {
+        QByteArray method;
+        QByteArray pattern;
+    };
+    // Every (method, pattern) registered, patterns in matching order (HEAD implied by GET is not
+    // listed). For tests and generated documentation.
+    std::vector<RouteEntry> routes() const;
+
 private:
     struct Segment
     {

@@ -1,0 +1,128 @@
+-- 0003: hourly usage rollup for GET /api/v1/usage/summary (SPEC §6).
+--
+-- The summary must stay fast on hundreds of millions of usage events, so it never scans
+-- usage_events: it reads usage_rollup_hourly, one row per (UTC hour, public model, user, key,
+-- upstream) with counts, sums and a fixed latency histogram. Rows are kept current by a
+-- STATEMENT-level AFTER INSERT trigger on usage_events with a transition table: a batch insert of
+-- N events (the billing worker's INSERT … ON CONFLICT DO NOTHING) updates the rollup once, with one
+-- INSERT … ON CONFLICT DO UPDATE per statement. Only rows really inserted appear in the transition
+-- table, so a redelivered event (a conflict) is not counted twice; tests/admin/TestUsageApi checks
+-- this on the partitioned table.
+--
+-- What the rollup does not follow, on purpose:
+-- * Rows moved between partitions by usage_events_create_partitions() (DELETE from the default
+--   partition, INSERT into the new one directly): statement triggers on the parent do not fire for
+--   statements on a partition, and the move changes nothing in the totals.
+-- * Retention (usage_events_drop_partitions) drops raw events but keeps their hourly aggregates:
+--   the summary still covers old months, the event list no longer does.
+-- * Usage events are append-only; nothing updates or deletes them through the parent table.
+--
+-- user_id / key_id / upstream_id are 0 where the event has NULL (ids are > 0), so the key is a
+-- plain primary key that ON CONFLICT can infer.
+
+-- Lower edges (milliseconds) of the latency buckets after the first: bucket 1 is [0, 5), bucket k
+-- is [edge[k-1], edge[k]), the last one is [600000, ∞). Roughly log-spaced, so a percentile read
+-- from the histogram is within one bucket's width of the truth (interpolated inside the bucket).
+-- The API reads the edges from here (UsageAdminRepository); changing them needs a new migration
+-- that rebuilds the histograms.
+CREATE FUNCTION usage_latency_edges() RETURNS integer[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ARRAY[5, 10, 15, 20, 30, 40, 50, 75, 100, 150, 200, 250, 300, 400, 500, 750, 1000, 1250, 1500,
+                 2000, 2500, 3000, 4000, 5000, 7500, 10000, 15000, 20000, 30000, 45000, 60000, 90000,
+                 120000, 180000, 300000, 600000]
+$$;
+
+-- Histogram (one count per bucket, cardinality(edges) + 1 entries) of the non-NULL latencies given.
+CREATE FUNCTION usage_latency_histogram(p_latencies integer[]) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT array_agg(coalesce(c.n, 0) ORDER BY b.i)
+    FROM generate_series(1, cardinality(usage_latency_edges()) + 1) AS b(i)
+    LEFT JOIN (SELECT width_bucket(l, usage_latency_edges()) + 1 AS i, count(*) AS n
+               FROM unnest(p_latencies) AS u(l)
+               WHERE l IS NOT NULL
+               GROUP BY 1) AS c ON c.i = b.i
+$$;
+
+-- Element-wise sum of two histograms of the same length.
+CREATE FUNCTION usage_latency_histogram_add(p_a bigint[], p_b bigint[]) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT array_agg(coalesce(a, 0) + coalesce(b, 0) ORDER BY i)
+    FROM unnest(p_a, p_b) WITH ORDINALITY AS u(a, b, i)
+$$;
+
+CREATE TABLE usage_rollup_hourly (
+    hour              timestamptz NOT NULL, -- start of the UTC hour
+    model             text NOT NULL,        -- public model name
+    user_id           bigint NOT NULL DEFAULT 0,
+    key_id            bigint NOT NULL DEFAULT 0,
+    upstream_id       bigint NOT NULL DEFAULT 0,
+    requests          bigint NOT NULL DEFAULT 0,
+    errors            bigint NOT NULL DEFAULT 0, -- status >= 400
+    prompt_tokens     bigint NOT NULL DEFAULT 0,
+    cached_tokens     bigint NOT NULL DEFAULT 0,
+    completion_tokens bigint NOT NULL DEFAULT 0,
+    total_tokens      bigint NOT NULL DEFAULT 0,
+    cost              numeric(38, 9) NOT NULL DEFAULT 0,
+    latency_count     bigint NOT NULL DEFAULT 0, -- events with a latency (the histogram's total)
+    latency_sum_ms    bigint NOT NULL DEFAULT 0,
+    latency_max_ms    integer,
+    latency_histogram bigint[] NOT NULL,
+    CONSTRAINT usage_rollup_hourly_pkey PRIMARY KEY (hour, model, user_id, key_id, upstream_id),
+    CONSTRAINT usage_rollup_hourly_histogram_size
+        CHECK (cardinality(latency_histogram) = cardinality(usage_latency_edges()) + 1)
+);
+
+-- The primary key serves time ranges (every summary has one); these serve a filter on one entity
+-- over a long range.
+CREATE INDEX usage_rollup_hourly_user_idx ON usage_rollup_hourly (user_id, hour);
+CREATE INDEX usage_rollup_hourly_key_idx ON usage_rollup_hourly (key_id, hour);
+CREATE INDEX usage_rollup_hourly_upstream_idx ON usage_rollup_hourly (upstream_id, hour);
+CREATE INDEX usage_rollup_hourly_model_idx ON usage_rollup_hourly (model, hour);
+
+CREATE FUNCTION usage_rollup_apply() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- Keys in a fixed order: two workers' batches touching the same rollup rows lock them in the
+    -- same order, so they wait for each other instead of deadlocking.
+    INSERT INTO usage_rollup_hourly AS r
+        (hour, model, user_id, key_id, upstream_id, requests, errors, prompt_tokens, cached_tokens,
+         completion_tokens, total_tokens, cost, latency_count, latency_sum_ms, latency_max_ms, latency_histogram)
+    SELECT date_trunc('hour', e.created_at, 'UTC'), e.model, coalesce(e.user_id, 0), coalesce(e.key_id, 0),
+           coalesce(e.upstream_id, 0), count(*), count(*) FILTER (WHERE e.status >= 400), sum(e.prompt_tokens),
+           sum(e.cached_tokens), sum(e.completion_tokens), sum(e.total_tokens), sum(e.cost), count(e.latency_ms),
+           coalesce(sum(e.latency_ms), 0), max(e.latency_ms), usage_latency_histogram(array_agg(e.latency_ms))
+    FROM usage_events_inserted AS e
+    GROUP BY 1, 2, 3, 4, 5
+    ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (hour, model, user_id, key_id, upstream_id) DO UPDATE SET
+        requests = r.requests + excluded.requests,
+        errors = r.errors + excluded.errors,
+        prompt_tokens = r.prompt_tokens + excluded.prompt_tokens,
+        cached_tokens = r.cached_tokens + excluded.cached_tokens,
+        completion_tokens = r.completion_tokens + excluded.completion_tokens,
+        total_tokens = r.total_tokens + excluded.total_tokens,
+        cost = r.cost + excluded.cost,
+        latency_count = r.latency_count + excluded.latency_count,
+        latency_sum_ms = r.latency_sum_ms + excluded.latency_sum_ms,
+        latency_max_ms = greatest(r.latency_max_ms, excluded.latency_max_ms),
+        latency_histogram = usage_latency_histogram_add(r.latency_histogram, excluded.latency_histogram);
+    RETURN NULL;
+END
+$$;
+
+-- CREATE TRIGGER locks usage_events against writes until this migration commits, so the backfill
+-- below sees every event inserted before, and the trigger every event inserted after.
+CREATE TRIGGER usage_events_rollup
+    AFTER INSERT ON usage_events
+    REFERENCING NEW TABLE AS usage_events_inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION usage_rollup_apply();
+
+INSERT INTO usage_rollup_hourly
+    (hour, model, user_id, key_id, upstream_id, requests, errors, prompt_tokens, cached_tokens,
+     completion_tokens, total_tokens, cost, latency_count, latency_sum_ms, latency_max_ms, latency_histogram)
+SELECT date_trunc('hour', e.created_at, 'UTC'), e.model, coalesce(e.user_id, 0), coalesce(e.key_id, 0),
+       coalesce(e.upstream_id, 0), count(*), count(*) FILTER (WHERE e.status >= 400), sum(e.prompt_tokens),
+       sum(e.cached_tokens), sum(e.completion_tokens), sum(e.total_tokens), sum(e.cost), count(e.latency_ms),
+       coalesce(sum(e.latency_ms), 0), max(e.latency_ms), usage_latency_histogram(array_agg(e.latency_ms))
+FROM usage_events AS e
+GROUP BY 1, 2, 3, 4, 5;
