@@ -39,8 +39,14 @@ public:
     QUrl server() const { return m_root; }
     void setToken(const QString &token) { m_token = token; }
     bool hasToken() const { return !m_token.isEmpty(); }
-    void setTimeoutMs(int timeoutMs) { m_timeoutMs = timeoutMs; }
+    // The timeout the user asked for: it also replaces the longer defaults of slow jobs (detect).
+    void setTimeoutMs(int timeoutMs)
+    {
+        m_timeoutMs = timeoutMs;
+        m_timeoutChosen = true;
+    }
     int timeoutMs() const { return m_timeoutMs; }
+    bool timeoutChosen() const { return m_timeoutChosen; }
 
     // The absolute URL of `path` under /api/v1 ("/users/3/keys").
     QUrl endpoint(const QString &path, const QUrlQuery &query = {}) const;
@@ -53,6 +59,7 @@ private:
     QUrl m_root;
     QString m_token;
     int m_timeoutMs = kDefaultTimeoutMs;
+    bool m_timeoutChosen = false;
 };
 
 } // namespace llmpool::console

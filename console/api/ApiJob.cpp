@@ -75,7 +75,7 @@ void ApiJob::start()
     m_timer = new QTimer(this);
     m_timer->setSingleShot(true);
     connect(m_timer, &QTimer::timeout, this, &ApiJob::onTimeout);
-    m_timer->start(m_timeoutMs > 0 ? m_timeoutMs : m_client->timeoutMs());
+    m_timer->start(m_timeoutMs > 0 && !m_client->timeoutChosen() ? m_timeoutMs : m_client->timeoutMs());
 }
 
 void ApiJob::abort()

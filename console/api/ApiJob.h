@@ -63,7 +63,7 @@ public:
 
     void setQuery(const QUrlQuery &query) { m_query = query; }
     void setBody(const QJsonObject &body) { m_body = body; }
-    // 0: the client's default.
+    // This job's default (0: the client's); a timeout the user chose on the client wins.
     void setTimeoutMs(int timeoutMs) { m_timeoutMs = timeoutMs; }
 
     QByteArray method() const { return m_method; }

@@ -5,6 +5,7 @@
 
 #include <QEventLoop>
 #include <QRegularExpression>
+#include <QTimer>
 
 namespace llmpool::console {
 
@@ -12,6 +13,7 @@ namespace {
 
 constexpr int kAllPageSize = 100;
 constexpr int kMaxPages = 1'000'000;
+constexpr int kKeychainTimeoutMs = 120'000;
 
 bool isDigits(const QString &text)
 {
@@ -127,15 +129,7 @@ int Invocation::connect()
             return usageError(QStringLiteral("no admin token given: pass --token TOKEN, set LLMPOOL_TOKEN, or log "
                                              "in (`%1 login`)")
                                   .arg(m_program));
-        bool done = false;
-        Result<std::optional<QString>> stored = std::optional<QString>();
-        QObject context;
-        m_tokens->read(TokenStore::account(profile->name, *url), &context,
-                       [&done, &stored](Result<std::optional<QString>> result) {
-                           stored = std::move(result);
-                           done = true;
-                       });
-        waitFor(done);
+        Result<std::optional<QString>> stored = readToken(TokenStore::account(profile->name, *url));
         if (!stored)
             return fail(kExitFailure, stored.error().message);
         if (!stored->has_value() || (*stored)->isEmpty())
@@ -148,14 +142,50 @@ int Invocation::connect()
     return kExitOk;
 }
 
-void Invocation::waitFor(const bool &done)
+namespace {
+
+// Runs one keychain call and waits for its answer, at most kKeychainTimeoutMs (a keychain may
+// ask its user to unlock it first).
+template <class T, class Start> Result<T> awaitKeychain(Start start)
 {
-    if (done)
-        return;
+    std::optional<Result<T>> answer;
     QEventLoop loop;
-    // The callback sets `done` from an event of this loop; check it after each batch, without spinning.
-    while (!done)
-        loop.processEvents(QEventLoop::WaitForMoreEvents);
+    QObject context;
+    start(&context, [&answer, &loop](Result<T> result) {
+        answer = std::move(result);
+        loop.quit();
+    });
+    if (!answer) {
+        QTimer::singleShot(kKeychainTimeoutMs, &loop, &QEventLoop::quit);
+        loop.exec();
+    }
+    if (!answer)
+        return Error{QStringLiteral("keychain_error"),
+                     QStringLiteral("keychain_timeout"),
+                     0,
+                     QStringLiteral("the system keychain did not answer within %1 s").arg(kKeychainTimeoutMs / 1000),
+                     {}};
+    return std::move(*answer);
+}
+
+} // namespace
+
+Result<std::optional<QString>> Invocation::readToken(const QString &account)
+{
+    return awaitKeychain<std::optional<QString>>(
+        [this, &account](QObject *context, auto done) { m_tokens->read(account, context, done); });
+}
+
+Status Invocation::writeToken(const QString &account, const QString &token)
+{
+    return awaitKeychain<Ok>(
+        [this, &account, &token](QObject *context, auto done) { m_tokens->write(account, token, context, done); });
+}
+
+Status Invocation::removeToken(const QString &account)
+{
+    return awaitKeychain<Ok>(
+        [this, &account](QObject *context, auto done) { m_tokens->remove(account, context, done); });
 }
 
 bool Invocation::run(ApiJob &job)

@@ -61,8 +61,10 @@ public:
 
     // Starts the job and waits for it. False after reporting its failure (exitCode() says which).
     bool run(ApiJob &job);
-    // Waits until `done` is set by an asynchronous callback (keychain calls).
-    void waitFor(const bool &done);
+    // The token store (keychain), waited for; an Error when it fails or does not answer in time.
+    Result<std::optional<QString>> readToken(const QString &account);
+    Status writeToken(const QString &account, const QString &token);
+    Status removeToken(const QString &account);
 
     // Every page (with --all) or the page --page/--page-size ask for. The answer to print: the
     // server's own page object, or {"data":[every item]} with --all. nullopt after a failure.

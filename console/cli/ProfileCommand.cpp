@@ -12,33 +12,6 @@ namespace llmpool::console {
 
 namespace {
 
-// Runs one keychain call and waits for its answer.
-Status storeToken(Invocation &inv, const QString &account, const QString &token)
-{
-    bool done = false;
-    Status result = Ok{};
-    QObject context;
-    inv.tokens()->write(account, token, &context, [&](Status status) {
-        result = std::move(status);
-        done = true;
-    });
-    inv.waitFor(done);
-    return result;
-}
-
-Status removeToken(Invocation &inv, const QString &account)
-{
-    bool done = false;
-    Status result = Ok{};
-    QObject context;
-    inv.tokens()->remove(account, &context, [&](Status status) {
-        result = std::move(status);
-        done = true;
-    });
-    inv.waitFor(done);
-    return result;
-}
-
 // Echo off while a secret is typed on a terminal.
 class NoEcho
 {
@@ -65,7 +38,7 @@ private:
 };
 
 // The token from --token, or the first line of stdin ("-" or absent).
-std::optional<QString> readToken(Invocation &inv, const QString &profile)
+std::optional<QString> readTokenInput(Invocation &inv, const QString &profile)
 {
     QString token = inv.args().value(QStringLiteral("token")).value_or(QStringLiteral("-"));
     if (token == QLatin1String("-")) {
@@ -116,20 +89,20 @@ int add(Invocation &inv)
         return kExitUsage;
     std::optional<QString> token;
     if (inv.args().has(QStringLiteral("token"))) {
-        token = readToken(inv, name);
+        token = readTokenInput(inv, name);
         if (!token)
             return kExitUsage;
     }
     // A token stored for the old URL must not follow the profile to a new one.
     if (const std::optional<Profile> old = store->find(name); old && old->url != *url) {
-        if (Status removed = removeToken(inv, TokenStore::account(name, old->url)); !removed)
+        if (Status removed = inv.removeToken(TokenStore::account(name, old->url)); !removed)
             return inv.fail(kExitFailure, removed.error().message);
     }
     store->put(Profile{name, *url});
     if (Status saved = store->save(); !saved)
         return inv.fail(kExitFailure, saved.error().message);
     if (token) {
-        if (Status stored = storeToken(inv, TokenStore::account(name, *url), *token); !stored)
+        if (Status stored = inv.writeToken(TokenStore::account(name, *url), *token); !stored)
             return inv.fail(kExitFailure, QStringLiteral("profile %1 saved, but %2").arg(name, stored.error().message));
     }
     const bool current = store->current() == name;
@@ -198,7 +171,7 @@ int remove(Invocation &inv)
     if (!profile)
         return inv.fail(kExitRefused, QStringLiteral("there is no profile named \"%1\"").arg(inv.arg(0)));
     // The token first: a profile that is gone must not leave its secret behind.
-    if (Status removed = removeToken(inv, TokenStore::account(profile->name, profile->url)); !removed)
+    if (Status removed = inv.removeToken(TokenStore::account(profile->name, profile->url)); !removed)
         return inv.fail(kExitFailure,
                         QStringLiteral("profile %1 kept: %2").arg(profile->name, removed.error().message));
     store->remove(profile->name);
@@ -228,7 +201,7 @@ int login(Invocation &inv)
     const std::optional<Profile> profile = store->find(name);
     if (!profile)
         return inv.usageError(QStringLiteral("there is no profile named \"%1\"").arg(name));
-    const std::optional<QString> token = readToken(inv, name);
+    const std::optional<QString> token = readTokenInput(inv, name);
     if (!token)
         return kExitUsage;
     Result<QUrl> url = ApiClient::normalizeServerUrl(profile->url.toString());
@@ -236,7 +209,7 @@ int login(Invocation &inv)
         return inv.usageError(url.error().message);
     if (const int verified = verifyToken(inv, *url, *token); verified != kExitOk)
         return verified;
-    if (Status stored = storeToken(inv, TokenStore::account(name, *url), *token); !stored)
+    if (Status stored = inv.writeToken(TokenStore::account(name, *url), *token); !stored)
         return inv.fail(kExitFailure, stored.error().message);
     if (inv.json())
         Output::json(inv.io().out, QJsonObject{{QStringLiteral("profile"), name},

@@ -345,6 +345,18 @@ private Q_SLOTS:
         QCOMPARE(disabled.value(QStringLiteral("enabled")).toBool(true), false);
         QCOMPARE(disabled, m_gateway.api("GET", QStringLiteral("/users/%1").arg(bobId)).body);
 
+        // Names with characters that mean something in a URL query are looked up exactly.
+        const QString odd = QStringLiteral("o'brien & co+x y%20=1");
+        const QJsonObject oddUser = json({QStringLiteral("user"), QStringLiteral("add"), odd});
+        QCOMPARE(oddUser.value(QStringLiteral("name")).toString(), odd);
+        QCOMPARE(json({QStringLiteral("user"), QStringLiteral("show"), odd}), oddUser);
+        QCOMPARE(json({QStringLiteral("user"), QStringLiteral("list"), QStringLiteral("--search"),
+                       QStringLiteral("co+x y%20")})
+                     .value(QStringLiteral("data"))
+                     .toArray()
+                     .size(),
+                 1);
+
         const CliRun duplicate = ctl({QStringLiteral("user"), QStringLiteral("add"), QStringLiteral("alice")});
         QVERIFY2(duplicate.exitCode == 1, qPrintable(describe(duplicate)));
         QVERIFY2(duplicate.err.contains(QStringLiteral("HTTP 409")), qPrintable(duplicate.err));

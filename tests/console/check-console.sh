@@ -54,6 +54,18 @@ else
     expect json llmpool-ctl --format j
     expect hour llmpool-ctl usage summary --by h
     expect --spend-limit llmpool-ctl --url http://x key add alice --sp
+    # Profile names from the profile file.
+    config=$(mktemp -d)
+    mkdir -p "$config/llmpool"
+    printf '{\n    "current": "prod",\n    "profiles": {\n        "prod": {\n            "url": "http://a"\n        },\n        "staging": {\n            "url": "http://b"\n        }\n    }\n}\n' >"$config/llmpool/console.json"
+    got=$(XDG_CONFIG_HOME=$config complete_line llmpool-ctl profile use "")
+    if [[ $got != "prod staging" ]]; then
+        echo "console: completing 'profile use' gave '$got', expected 'prod staging'" >&2
+        failed=1
+    fi
+    got=$(XDG_CONFIG_HOME=$config complete_line llmpool-ctl user list --profile st)
+    [[ $got == staging ]] || { echo "console: completing '--profile st' gave '$got'" >&2; failed=1; }
+    rm -rf "$config"
 fi
 
 if [[ $failed -ne 0 ]]; then
