@@ -18,9 +18,30 @@ QString oneLine(QString text)
     return text;
 }
 
+// A member, or a nested one by dotted path ("latency_ms.p95").
+QJsonValue member(const QJsonObject &row, const QString &key)
+{
+    const auto it = row.constFind(key);
+    if (it != row.constEnd() || !key.contains(QLatin1Char('.')))
+        return it == row.constEnd() ? QJsonValue(QJsonValue::Undefined) : it.value();
+    const qsizetype dot = key.indexOf(QLatin1Char('.'));
+    return member(row.value(key.left(dot)).toObject(), key.mid(dot + 1));
+}
+
 QString cellOf(const QJsonObject &row, const Column &column)
 {
-    return oneLine(column.text ? column.text(row) : Output::cell(row.value(column.key)));
+    return oneLine(column.text ? column.text(row) : Output::cell(member(row, column.key)));
+}
+
+void collectKeys(const QString &prefix, const QJsonObject &object, QStringList &keys)
+{
+    for (auto it = object.constBegin(); it != object.constEnd(); ++it) {
+        const QString name = prefix.isEmpty() ? it.key() : QString(prefix + QLatin1Char('.') + it.key());
+        if (it.value().isObject())
+            collectKeys(name, it.value().toObject(), keys);
+        else if (!keys.contains(name))
+            keys.append(name);
+    }
 }
 
 void flatten(const QString &prefix, const QJsonObject &object, QList<std::pair<QString, QString>> &out)
@@ -38,6 +59,7 @@ QString upperHeader(const QString &key)
 {
     QString out = key.toUpper();
     out.replace(QLatin1Char('_'), QLatin1Char(' '));
+    out.replace(QLatin1Char('.'), QLatin1Char(' '));
     return out;
 }
 
@@ -130,19 +152,23 @@ void Output::record(QTextStream &out, const QJsonObject &object, const QList<Col
         out << QString(line.first + QLatin1Char(':')).leftJustified(width + 2) << line.second << '\n';
 }
 
-QList<Column> Output::columnsOf(const QJsonArray &rows)
+QList<Column> Output::columnsOf(const QJsonArray &rows, const QStringList &first)
 {
-    QList<Column> columns;
-    QStringList seen;
-    for (const QJsonValue &value : rows) {
-        const QJsonObject row = value.toObject();
-        for (auto it = row.constBegin(); it != row.constEnd(); ++it) {
-            if (!seen.contains(it.key())) {
-                seen.append(it.key());
-                columns.append(Column{upperHeader(it.key()), it.key()});
-            }
-        }
+    QStringList keys;
+    for (const QJsonValue &value : rows)
+        collectKeys(QString(), value.toObject(), keys);
+    QStringList ordered;
+    for (const QString &key : first) {
+        if (keys.contains(key))
+            ordered.append(key);
     }
+    for (const QString &key : keys) {
+        if (!ordered.contains(key))
+            ordered.append(key);
+    }
+    QList<Column> columns;
+    for (const QString &key : ordered)
+        columns.append(Column{upperHeader(key), key});
     return columns;
 }
 

@@ -17,7 +17,7 @@ namespace llmpool::console {
 struct Column
 {
     QString header;
-    QString key; // member of the row object
+    QString key; // member of the row object; "a.b" for a nested one
     // Optional: the cell text from the whole row (overrides key).
     std::function<QString(const QJsonObject &)> text = {};
 };
@@ -32,8 +32,9 @@ public:
     // One object as "label: value" lines; with no columns, every member (nested objects flattened
     // as "a.b").
     static void record(QTextStream &out, const QJsonObject &object, const QList<Column> &columns = {});
-    // Columns for rows of unknown shape: every member of the rows, in first-seen order.
-    static QList<Column> columnsOf(const QJsonArray &rows);
+    // Columns for rows of unknown shape: every member of the rows (nested ones as "a.b"), the
+    // keys in `first` leading, the rest in first-seen order.
+    static QList<Column> columnsOf(const QJsonArray &rows, const QStringList &first = {});
 };
 
 } // namespace llmpool::console

@@ -217,7 +217,8 @@ int probe(Invocation &inv, bool detect)
     }
     const ProbeResult result = job->value();
     inv.io().out << "upstream " << result.upstreamId << (result.ok ? " answered" : " failed") << " in "
-                 << result.latencyMs << " ms with " << result.models.size() << " models\n";
+                 << result.latencyMs << " ms with " << result.models.size()
+                 << (result.models.size() == 1 ? " model\n" : " models\n");
     const QJsonArray models = job->object().value(QStringLiteral("models")).toArray();
     if (detect)
         Output::table(inv.io().out,

@@ -126,20 +126,27 @@ int usageSummary(Invocation &inv)
         Output::json(inv.io().out, answer);
         return kExitOk;
     }
-    // Rows whose columns depend on the grouping: shown as they come, totals after.
+    // The range, the rows (their columns depend on the grouping), then the totals.
+    inv.io().out << "usage by " << answer.value(QStringLiteral("by")).toString() << " from "
+                 << answer.value(QStringLiteral("since")).toString() << " to "
+                 << answer.value(QStringLiteral("until")).toString();
+    const QString grouped = answer.value(QStringLiteral("group")).toString();
+    if (!grouped.isEmpty() && grouped != QLatin1String("none"))
+        inv.io().out << ", per " << grouped;
+    inv.io().out << '\n';
     const QJsonArray rows = answer.value(QStringLiteral("data")).toArray();
-    Output::table(inv.io().out, Output::columnsOf(rows), rows);
-    for (auto it = answer.constBegin(); it != answer.constEnd(); ++it) {
-        if (it.key() == QLatin1String("data"))
-            continue;
-        inv.io().out << '\n';
-        if (it.value().isObject()) {
-            inv.io().out << it.key() << ":\n";
-            Output::record(inv.io().out, it.value().toObject());
-        } else {
-            inv.io().out << it.key() << ": " << Output::cell(it.value()) << '\n';
-        }
+    if (rows.isEmpty()) {
+        inv.io().out << "no usage in this range\n";
+    } else {
+        Output::table(
+            inv.io().out,
+            Output::columnsOf(rows, {QStringLiteral("bucket"), QStringLiteral("model"), QStringLiteral("user_id"),
+                                     QStringLiteral("upstream_id"), QStringLiteral("requests"),
+                                     QStringLiteral("errors"), QStringLiteral("total_tokens"), QStringLiteral("cost")}),
+            rows);
     }
+    inv.io().out << "\ntotals:\n";
+    Output::record(inv.io().out, answer.value(QStringLiteral("totals")).toObject());
     return kExitOk;
 }
 
