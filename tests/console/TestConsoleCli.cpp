@@ -534,6 +534,17 @@ private Q_SLOTS:
         QCOMPARE(gone.exitCode, 1);
         QVERIFY(gone.err.contains(QStringLiteral("there is no model named \"house-model\"")));
 
+        // Detection failing (the upstream refuses the key): the upstream is stored, the command says
+        // so and fails.
+        const CliRun wrongKey = ctl({QStringLiteral("upstream"), QStringLiteral("add"), QStringLiteral("--name"),
+                                     QStringLiteral("refusing"), QStringLiteral("--api-base"), m_mock.apiBase(),
+                                     QStringLiteral("--api-key"), QStringLiteral("sk-wrong-key-000000001")});
+        QVERIFY2(wrongKey.exitCode == 1 || wrongKey.exitCode == 3, qPrintable(describe(wrongKey)));
+        QVERIFY2(wrongKey.err.contains(QStringLiteral("was stored, but its models could not be detected")),
+                 qPrintable(wrongKey.err));
+        QVERIFY(!wrongKey.err.contains(QStringLiteral("sk-wrong-key-000000001")));
+        QCOMPARE(ctl({QStringLiteral("upstream"), QStringLiteral("delete"), QStringLiteral("refusing")}).exitCode, 0);
+
         // The key from stdin, kept out of argv.
         const CliRun fromStdin = ctl({QStringLiteral("upstream"), QStringLiteral("add"), QStringLiteral("--name"),
                                       QStringLiteral("second"), QStringLiteral("--api-base"), m_mock.apiBase(),
