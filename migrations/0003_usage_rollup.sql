@@ -32,24 +32,6 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                  120000, 180000, 300000, 600000]
 $$;
 
--- Histogram (one count per bucket, cardinality(edges) + 1 entries) of the non-NULL latencies given.
-CREATE FUNCTION usage_latency_histogram(p_latencies integer[]) RETURNS bigint[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT array_agg(coalesce(c.n, 0) ORDER BY b.i)
-    FROM generate_series(1, cardinality(usage_latency_edges()) + 1) AS b(i)
-    LEFT JOIN (SELECT width_bucket(l, usage_latency_edges()) + 1 AS i, count(*) AS n
-               FROM unnest(p_latencies) AS u(l)
-               WHERE l IS NOT NULL
-               GROUP BY 1) AS c ON c.i = b.i
-$$;
-
--- Element-wise sum of two histograms of the same length.
-CREATE FUNCTION usage_latency_histogram_add(p_a bigint[], p_b bigint[]) RETURNS bigint[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT array_agg(coalesce(a, 0) + coalesce(b, 0) ORDER BY i)
-    FROM unnest(p_a, p_b) WITH ORDINALITY AS u(a, b, i)
-$$;
-
 CREATE TABLE usage_rollup_hourly (
     hour              timestamptz NOT NULL, -- start of the UTC hour
     model             text NOT NULL,        -- public model name
@@ -72,13 +54,13 @@ CREATE TABLE usage_rollup_hourly (
         CHECK (cardinality(latency_histogram) = cardinality(usage_latency_edges()) + 1)
 );
 
--- The primary key serves time ranges (every summary has one); these serve a filter on one entity
--- over a long range.
+-- The primary key serves time ranges (every summary has one). One more index, for the common
+-- per-user view over a long range; the other filters (key, upstream, model) read the range and
+-- filter it: every index here is paid for on each batch the trigger applies.
 CREATE INDEX usage_rollup_hourly_user_idx ON usage_rollup_hourly (user_id, hour);
-CREATE INDEX usage_rollup_hourly_key_idx ON usage_rollup_hourly (key_id, hour);
-CREATE INDEX usage_rollup_hourly_upstream_idx ON usage_rollup_hourly (upstream_id, hour);
-CREATE INDEX usage_rollup_hourly_model_idx ON usage_rollup_hourly (model, hour);
 
+-- Written out bucket by bucket (FILTERed counts, element-wise sums) rather than with array
+-- functions: plain aggregates and operators keep the trigger's cost per batch small.
 CREATE FUNCTION usage_rollup_apply() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -87,11 +69,27 @@ BEGIN
     INSERT INTO usage_rollup_hourly AS r
         (hour, model, user_id, key_id, upstream_id, requests, errors, prompt_tokens, cached_tokens,
          completion_tokens, total_tokens, cost, latency_count, latency_sum_ms, latency_max_ms, latency_histogram)
-    SELECT date_trunc('hour', e.created_at, 'UTC'), e.model, coalesce(e.user_id, 0), coalesce(e.key_id, 0),
-           coalesce(e.upstream_id, 0), count(*), count(*) FILTER (WHERE e.status >= 400), sum(e.prompt_tokens),
-           sum(e.cached_tokens), sum(e.completion_tokens), sum(e.total_tokens), sum(e.cost), count(e.latency_ms),
-           coalesce(sum(e.latency_ms), 0), max(e.latency_ms), usage_latency_histogram(array_agg(e.latency_ms))
-    FROM usage_events_inserted AS e
+    SELECT e.hour, e.model, e.user_id, e.key_id, e.upstream_id, count(*), count(*) FILTER (WHERE e.status >= 400),
+           sum(e.prompt_tokens), sum(e.cached_tokens), sum(e.completion_tokens), sum(e.total_tokens), sum(e.cost),
+           count(e.latency_ms), coalesce(sum(e.latency_ms), 0), max(e.latency_ms),
+           ARRAY[count(*) FILTER (WHERE e.b = 1), count(*) FILTER (WHERE e.b = 2), count(*) FILTER (WHERE e.b = 3),
+               count(*) FILTER (WHERE e.b = 4), count(*) FILTER (WHERE e.b = 5), count(*) FILTER (WHERE e.b = 6),
+               count(*) FILTER (WHERE e.b = 7), count(*) FILTER (WHERE e.b = 8), count(*) FILTER (WHERE e.b = 9),
+               count(*) FILTER (WHERE e.b = 10), count(*) FILTER (WHERE e.b = 11), count(*) FILTER (WHERE e.b = 12),
+               count(*) FILTER (WHERE e.b = 13), count(*) FILTER (WHERE e.b = 14), count(*) FILTER (WHERE e.b = 15),
+               count(*) FILTER (WHERE e.b = 16), count(*) FILTER (WHERE e.b = 17), count(*) FILTER (WHERE e.b = 18),
+               count(*) FILTER (WHERE e.b = 19), count(*) FILTER (WHERE e.b = 20), count(*) FILTER (WHERE e.b = 21),
+               count(*) FILTER (WHERE e.b = 22), count(*) FILTER (WHERE e.b = 23), count(*) FILTER (WHERE e.b = 24),
+               count(*) FILTER (WHERE e.b = 25), count(*) FILTER (WHERE e.b = 26), count(*) FILTER (WHERE e.b = 27),
+               count(*) FILTER (WHERE e.b = 28), count(*) FILTER (WHERE e.b = 29), count(*) FILTER (WHERE e.b = 30),
+               count(*) FILTER (WHERE e.b = 31), count(*) FILTER (WHERE e.b = 32), count(*) FILTER (WHERE e.b = 33),
+               count(*) FILTER (WHERE e.b = 34), count(*) FILTER (WHERE e.b = 35), count(*) FILTER (WHERE e.b = 36),
+               count(*) FILTER (WHERE e.b = 37)]
+    FROM (SELECT date_trunc('hour', created_at, 'UTC') AS hour, model, coalesce(user_id, 0) AS user_id,
+                 coalesce(key_id, 0) AS key_id, coalesce(upstream_id, 0) AS upstream_id, status, prompt_tokens,
+                 cached_tokens, completion_tokens, total_tokens, cost, latency_ms,
+                 width_bucket(latency_ms, usage_latency_edges()) + 1 AS b
+          FROM usage_events_inserted) AS e
     GROUP BY 1, 2, 3, 4, 5
     ORDER BY 1, 2, 3, 4, 5
     ON CONFLICT (hour, model, user_id, key_id, upstream_id) DO UPDATE SET
@@ -105,7 +103,26 @@ BEGIN
         latency_count = r.latency_count + excluded.latency_count,
         latency_sum_ms = r.latency_sum_ms + excluded.latency_sum_ms,
         latency_max_ms = greatest(r.latency_max_ms, excluded.latency_max_ms),
-        latency_histogram = usage_latency_histogram_add(r.latency_histogram, excluded.latency_histogram);
+        latency_histogram = ARRAY[
+            r.latency_histogram[1] + excluded.latency_histogram[1], r.latency_histogram[2] + excluded.latency_histogram[2],
+            r.latency_histogram[3] + excluded.latency_histogram[3], r.latency_histogram[4] + excluded.latency_histogram[4],
+            r.latency_histogram[5] + excluded.latency_histogram[5], r.latency_histogram[6] + excluded.latency_histogram[6],
+            r.latency_histogram[7] + excluded.latency_histogram[7], r.latency_histogram[8] + excluded.latency_histogram[8],
+            r.latency_histogram[9] + excluded.latency_histogram[9], r.latency_histogram[10] + excluded.latency_histogram[10],
+            r.latency_histogram[11] + excluded.latency_histogram[11], r.latency_histogram[12] + excluded.latency_histogram[12],
+            r.latency_histogram[13] + excluded.latency_histogram[13], r.latency_histogram[14] + excluded.latency_histogram[14],
+            r.latency_histogram[15] + excluded.latency_histogram[15], r.latency_histogram[16] + excluded.latency_histogram[16],
+            r.latency_histogram[17] + excluded.latency_histogram[17], r.latency_histogram[18] + excluded.latency_histogram[18],
+            r.latency_histogram[19] + excluded.latency_histogram[19], r.latency_histogram[20] + excluded.latency_histogram[20],
+            r.latency_histogram[21] + excluded.latency_histogram[21], r.latency_histogram[22] + excluded.latency_histogram[22],
+            r.latency_histogram[23] + excluded.latency_histogram[23], r.latency_histogram[24] + excluded.latency_histogram[24],
+            r.latency_histogram[25] + excluded.latency_histogram[25], r.latency_histogram[26] + excluded.latency_histogram[26],
+            r.latency_histogram[27] + excluded.latency_histogram[27], r.latency_histogram[28] + excluded.latency_histogram[28],
+            r.latency_histogram[29] + excluded.latency_histogram[29], r.latency_histogram[30] + excluded.latency_histogram[30],
+            r.latency_histogram[31] + excluded.latency_histogram[31], r.latency_histogram[32] + excluded.latency_histogram[32],
+            r.latency_histogram[33] + excluded.latency_histogram[33], r.latency_histogram[34] + excluded.latency_histogram[34],
+            r.latency_histogram[35] + excluded.latency_histogram[35], r.latency_histogram[36] + excluded.latency_histogram[36],
+            r.latency_histogram[37] + excluded.latency_histogram[37]];
     RETURN NULL;
 END
 $$;
@@ -120,9 +137,25 @@ CREATE TRIGGER usage_events_rollup
 INSERT INTO usage_rollup_hourly
     (hour, model, user_id, key_id, upstream_id, requests, errors, prompt_tokens, cached_tokens,
      completion_tokens, total_tokens, cost, latency_count, latency_sum_ms, latency_max_ms, latency_histogram)
-SELECT date_trunc('hour', e.created_at, 'UTC'), e.model, coalesce(e.user_id, 0), coalesce(e.key_id, 0),
-       coalesce(e.upstream_id, 0), count(*), count(*) FILTER (WHERE e.status >= 400), sum(e.prompt_tokens),
-       sum(e.cached_tokens), sum(e.completion_tokens), sum(e.total_tokens), sum(e.cost), count(e.latency_ms),
-       coalesce(sum(e.latency_ms), 0), max(e.latency_ms), usage_latency_histogram(array_agg(e.latency_ms))
-FROM usage_events AS e
+SELECT e.hour, e.model, e.user_id, e.key_id, e.upstream_id, count(*), count(*) FILTER (WHERE e.status >= 400),
+       sum(e.prompt_tokens), sum(e.cached_tokens), sum(e.completion_tokens), sum(e.total_tokens), sum(e.cost),
+       count(e.latency_ms), coalesce(sum(e.latency_ms), 0), max(e.latency_ms),
+       ARRAY[count(*) FILTER (WHERE e.b = 1), count(*) FILTER (WHERE e.b = 2), count(*) FILTER (WHERE e.b = 3),
+           count(*) FILTER (WHERE e.b = 4), count(*) FILTER (WHERE e.b = 5), count(*) FILTER (WHERE e.b = 6),
+           count(*) FILTER (WHERE e.b = 7), count(*) FILTER (WHERE e.b = 8), count(*) FILTER (WHERE e.b = 9),
+           count(*) FILTER (WHERE e.b = 10), count(*) FILTER (WHERE e.b = 11), count(*) FILTER (WHERE e.b = 12),
+           count(*) FILTER (WHERE e.b = 13), count(*) FILTER (WHERE e.b = 14), count(*) FILTER (WHERE e.b = 15),
+           count(*) FILTER (WHERE e.b = 16), count(*) FILTER (WHERE e.b = 17), count(*) FILTER (WHERE e.b = 18),
+           count(*) FILTER (WHERE e.b = 19), count(*) FILTER (WHERE e.b = 20), count(*) FILTER (WHERE e.b = 21),
+           count(*) FILTER (WHERE e.b = 22), count(*) FILTER (WHERE e.b = 23), count(*) FILTER (WHERE e.b = 24),
+           count(*) FILTER (WHERE e.b = 25), count(*) FILTER (WHERE e.b = 26), count(*) FILTER (WHERE e.b = 27),
+           count(*) FILTER (WHERE e.b = 28), count(*) FILTER (WHERE e.b = 29), count(*) FILTER (WHERE e.b = 30),
+           count(*) FILTER (WHERE e.b = 31), count(*) FILTER (WHERE e.b = 32), count(*) FILTER (WHERE e.b = 33),
+           count(*) FILTER (WHERE e.b = 34), count(*) FILTER (WHERE e.b = 35), count(*) FILTER (WHERE e.b = 36),
+           count(*) FILTER (WHERE e.b = 37)]
+FROM (SELECT date_trunc('hour', created_at, 'UTC') AS hour, model, coalesce(user_id, 0) AS user_id,
+             coalesce(key_id, 0) AS key_id, coalesce(upstream_id, 0) AS upstream_id, status, prompt_tokens,
+             cached_tokens, completion_tokens, total_tokens, cost, latency_ms,
+             width_bucket(latency_ms, usage_latency_edges()) + 1 AS b
+      FROM usage_events) AS e
 GROUP BY 1, 2, 3, 4, 5;

@@ -52,6 +52,7 @@ struct AdminContext
     // The proxy's live upstream health (thread-safe; outlives the router). Null: "unknown".
     const HealthTracker *health = nullptr;
     qint64 startedAtMs = 0; // when the gateway started (GET /status uptime)
+    QString spoolDir;       // [billing] spool_dir: where usage events wait while Redis is away
 };
 
 // One authenticated admin request.

@@ -31,7 +31,7 @@ void addAdminRoutes(Router &router, const Config &config, Database *database, Re
     auto context = std::make_shared<const AdminContext>(
         AdminContext{database, redis, AdminAuth(config.admin.jwtSecret, config.admin.staticKey),
                      SecretBox(config.security.encryptionKey), config.billing.currency, health,
-                     QDateTime::currentMSecsSinceEpoch()});
+                     QDateTime::currentMSecsSinceEpoch(), config.billing.spoolDir});
 
     std::vector<AdminRoute> routes = resourceRoutes();
     // The document describes the table it is part of; it is built once, after the table is complete.

@@ -10,6 +10,7 @@
 #include "admin/AdminResource.h"
 #include "storage/RedisPool.h"
 
+#include <QDir>
 #include <QElapsedTimer>
 #include <QTimer>
 
@@ -49,6 +50,24 @@ QJsonValue integerOrNull(const RedisReply *reply)
     return ok ? QJsonValue(value) : QJsonValue::Null;
 }
 
+// The usage spool (SPEC §5): events written to local files while Redis was unreachable, not yet
+// replayed. A directory listing of a handful of files: cheap enough for the event loop.
+QJsonObject spoolStatus(const QString &directory)
+{
+    qint64 files = 0;
+    qint64 bytes = 0;
+    if (!directory.isEmpty()) {
+        const QFileInfoList entries =
+            QDir(directory).entryInfoList({QStringLiteral("usage-*.spool")}, QDir::Files | QDir::NoDotAndDotDot);
+        for (const QFileInfo &entry : entries) {
+            ++files;
+            bytes += entry.size();
+        }
+    }
+    return QJsonObject{
+        {QStringLiteral("directory"), directory}, {QStringLiteral("files"), files}, {QStringLiteral("bytes"), bytes}};
+}
+
 // Collects the checks of one request, which answer on its thread in any order; responds once all
 // are in or the deadline passed.
 struct StatusProbe
@@ -85,7 +104,8 @@ struct StatusProbe
                                 {QStringLiteral("uptime_seconds"), std::max<qint64>(0, (nowMs - startedAt) / 1000)},
                                 {QStringLiteral("database"), db},
                                 {QStringLiteral("redis"), rd},
-                                {QStringLiteral("queue"), q}});
+                                {QStringLiteral("queue"), q},
+                                {QStringLiteral("spool"), spoolStatus(context->spoolDir)}});
     }
 };
 

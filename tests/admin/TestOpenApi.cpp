@@ -406,6 +406,10 @@ private Q_SLOTS:
         QCOMPARE(queue.value("group").toString(), QStringLiteral("llmpool-workers"));
         QCOMPARE(queue.value("length").toInteger(), 0);
         QCOMPARE(queue.value("lag").toInteger(), 0);
+        const QJsonObject spool = r.body.value("spool").toObject();
+        QCOMPARE(spool.value("directory").toString(), h.m_config.billing.spoolDir);
+        QVERIFY(spool.value("files").toInteger() >= 0);
+        QVERIFY(spool.value("bytes").toInteger() >= 0);
 
         // Three entries, a group that has been handed one of them and has not acknowledged it.
         for (int i = 0; i < 3; ++i)
