@@ -125,7 +125,9 @@ int Invocation::connect()
 
     if (!token) {
         // A profile's token goes only to that profile's server.
-        if (!profile || ApiClient::normalizeServerUrl(profile->url.toString()).value() != *url || !m_tokens)
+        const Result<QUrl> profileUrl =
+            profile ? ApiClient::normalizeServerUrl(profile->url.toString()) : Result<QUrl>(QUrl());
+        if (!profile || !profileUrl || *profileUrl != *url || !m_tokens)
             return usageError(QStringLiteral("no admin token given: pass --token TOKEN, set LLMPOOL_TOKEN, or log "
                                              "in (`%1 login`)")
                                   .arg(m_program));
@@ -207,6 +209,10 @@ bool Invocation::run(ApiJob &job)
 std::optional<QJsonObject> Invocation::list(const std::function<ApiJob *(const PageQuery &)> &makeJob)
 {
     if (all()) {
+        if (m_args.has(QStringLiteral("page")) || m_args.has(QStringLiteral("page-size"))) {
+            usageError(QStringLiteral("--all walks every page: leave out --page and --page-size"));
+            return std::nullopt;
+        }
         QJsonArray items;
         for (int page = 1; page <= kMaxPages; ++page) {
             std::unique_ptr<ApiJob> job(makeJob(PageQuery{page, kAllPageSize}));

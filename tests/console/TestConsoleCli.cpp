@@ -162,6 +162,8 @@ private Q_SLOTS:
         QTest::newRow("amount") << QStringList{"wallet", "deposit", "alice", "12.3.4"} << "AMOUNT";
         QTest::newRow("negative deposit")
             << QStringList{"wallet", "deposit", "alice", "-5"} << "AMOUNT must be greater than zero";
+        QTest::newRow("all and page") << QStringList{"audit", "list", "--all", "--page", "2"}
+                                      << "--all walks every page";
         QTest::newRow("page size") << QStringList{"user", "list", "--page-size", "500"}
                                    << "--page-size must be an integer from 1 to 100";
         QTest::newRow("expires") << QStringList{"key", "add", "alice", "--expires", "tomorrow"}
@@ -772,6 +774,19 @@ private Q_SLOTS:
                  m_env);
         QCOMPARE(missingProfile.exitCode, 2);
         QVERIFY(missingProfile.err.contains(QStringLiteral("no profile named \"nope\"")));
+
+        // A hand-edited profile with a URL that is not http(s): refused, never crashed on.
+        QFile edited(m_profiles);
+        QVERIFY(edited.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        edited.write("{\"current\":\"odd\",\"profiles\":{\"odd\":{\"url\":\"ftp://files.example.com\"}}}");
+        edited.close();
+        const CliRun odd = bare({QStringLiteral("user"), QStringLiteral("list")}, m_env);
+        QCOMPARE(odd.exitCode, 2);
+        QVERIFY2(odd.err.contains(QStringLiteral("is not a server URL")), qPrintable(odd.err));
+        const CliRun oddElsewhere =
+            bare({QStringLiteral("user"), QStringLiteral("list"), QStringLiteral("--url"), m_gateway.url()}, m_env);
+        QCOMPARE(oddElsewhere.exitCode, 2);
+        QVERIFY(oddElsewhere.err.contains(QStringLiteral("no admin token given")));
     }
 
     // The executable itself: exit codes and streams across a real process boundary, and the window
