@@ -173,5 +173,6 @@ std::vector<AdminRoute> catalogRoutes();
 std::vector<AdminRoute> upstreamProbeRoutes();
 std::vector<AdminRoute> usageRoutes();
 std::vector<AdminRoute> statusRoutes();
+std::vector<AdminRoute> walletRoutes();
 
 } // namespace llmpool::gateway

@@ -16,7 +16,7 @@ std::vector<AdminRoute> resourceRoutes()
 {
     std::vector<AdminRoute> routes;
     for (auto table : {userRoutes(), keyRoutes(), auditRoutes(), catalogRoutes(), upstreamProbeRoutes(), usageRoutes(),
-                       statusRoutes()}) {
+                       statusRoutes(), walletRoutes()}) {
         for (AdminRoute &route : table)
             routes.push_back(std::move(route));
     }
