@@ -286,6 +286,16 @@ private Q_SLOTS:
         QCOMPARE(notApi.exitCode, 3);
         QVERIFY2(notApi.err.contains(QStringLiteral("not with a JSON object")), qPrintable(notApi.err));
 
+        // A redirect is not followed with the token in it; it is reported.
+        FakeServer moved(QByteArrayLiteral("HTTP/1.1 301 Moved Permanently\r\nlocation: "
+                                           "https://gw.example.com/api/v1/status\r\ncontent-length: 0\r\n\r\n"));
+        const CliRun redirected = bare({QStringLiteral("status"), QStringLiteral("--url"), moved.url(),
+                                        QStringLiteral("--token"), QStringLiteral("t")},
+                                       m_env);
+        QCOMPARE(redirected.exitCode, 3);
+        QVERIFY2(redirected.err.contains(QStringLiteral("redirected to https://gw.example.com/api/v1/status")),
+                 qPrintable(redirected.err));
+
         // A server that never answers: the timeout, then 3.
         FakeServer silent{QByteArray()};
         const CliRun timedOut =
