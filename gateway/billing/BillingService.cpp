@@ -9,12 +9,10 @@
 #include "storage/RedisClient.h"
 #include "storage/RedisPool.h"
 #include "storage/RedisSyncClient.h"
-#include "storage/SqlErrors.h"
+#include "storage/BillingRepository.h"
 #include "usage/UsageEventJson.h"
 
 #include <QPointer>
-#include <QSqlError>
-#include <QSqlQuery>
 #include <QThread>
 #include <QTimer>
 
@@ -270,31 +268,15 @@ void BillingService::loadWallet(const AdmissionRequest &request, QObject *contex
     m_database->run(
         context,
         [userId, keyId](QSqlDatabase &db) -> Result<WalletState> {
-            QSqlQuery q(db);
-            q.prepare(QStringLiteral(
-                "SELECT (w.cash + w.credit_limit - w.debt)::text, "
-                "coalesce((SELECT max(l.id) FROM ledger_entries l WHERE l.user_id = w.user_id), 0), "
-                "coalesce((SELECT k.spent FROM api_keys k WHERE k.id = ? AND k.user_id = w.user_id), 0)::text "
-                "FROM wallets w WHERE w.user_id = ?"));
-            q.addBindValue(keyId);
-            q.addBindValue(userId);
-            if (!q.exec()) {
-                return SqlErrors::toError(q.lastError(), db, u"load wallet");
+            auto snapshot = BillingRepository::admissionState(db, userId, keyId);
+            if (!snapshot) {
+                return snapshot.error();
             }
             WalletState state;
             state.userId = userId;
-            if (q.next()) {
-                auto balance = Money::parse(q.value(0).toString());
-                auto spent = Money::parse(q.value(2).toString());
-                if (!balance || !spent) {
-                    return Error::internal(QStringLiteral("database_error"), QStringLiteral("unreadable wallet"));
-                }
-                state.balance = *balance;
-                state.version = q.value(1).toLongLong();
-                state.keys.append({keyId, *spent});
-            } else {
-                state.keys.append({keyId, Money::zero()}); // no wallet: nothing to spend
-            }
+            state.balance = snapshot->balance;
+            state.version = snapshot->version;
+            state.keys.append({keyId, snapshot->keySpent});
             return state;
         },
         [this, request, context, done = std::move(done), attempt](Result<WalletState> state) mutable {

@@ -6,8 +6,7 @@
 #include "billing/BillingScripts.h"
 #include "storage/Database.h"
 #include "storage/RedisSyncClient.h"
-#include "storage/SqlErrors.h"
-#include "storage/Transaction.h"
+#include "storage/BillingRepository.h"
 #include "usage/UsageEventJson.h"
 
 #include <QCoreApplication>
@@ -15,8 +14,6 @@
 #include <QHash>
 #include <QHostInfo>
 #include <QMap>
-#include <QSqlError>
-#include <QSqlQuery>
 
 #include <chrono>
 
@@ -32,15 +29,6 @@ struct Entry
     QByteArray json; // empty: the entry has no event (deleted meanwhile, or malformed)
     UsageEventJson::Header header;
     bool valid = false;
-};
-
-struct SettledRow
-{
-    qint64 userId = 0;
-    std::optional<Money> balance;
-    qint64 version = 0;
-    qint64 keyId = 0;
-    Money keySpent;
 };
 
 // Parses the entries of an XREADGROUP stream reply element or an XAUTOCLAIM list.
@@ -74,42 +62,6 @@ QList<Entry> parseEntries(const RedisReply &list)
         entries.append(std::move(e));
     }
     return entries;
-}
-
-Result<QList<SettledRow>> settle(QSqlDatabase &db, const QByteArray &eventsJson)
-{
-    return inTransaction(db, [&]() -> Result<QList<SettledRow>> {
-        QSqlQuery q(db);
-        q.setForwardOnly(true);
-        q.prepare(QStringLiteral("SELECT user_id, balance::text, version, key_id, key_spent::text "
-                                 "FROM llmpool_settle_usage(?::jsonb)"));
-        q.addBindValue(QString::fromUtf8(eventsJson));
-        if (!q.exec()) {
-            return SqlErrors::toError(q.lastError(), db, u"settle usage");
-        }
-        QList<SettledRow> rows;
-        while (q.next()) {
-            SettledRow row;
-            row.userId = q.value(0).toLongLong();
-            row.version = q.value(2).toLongLong();
-            if (q.value(3).isNull()) {
-                auto balance = Money::parse(q.value(1).toString());
-                if (!balance) {
-                    return balance.error();
-                }
-                row.balance = *balance;
-            } else {
-                row.keyId = q.value(3).toLongLong();
-                auto spent = Money::parse(q.value(4).toString());
-                if (!spent) {
-                    return spent.error();
-                }
-                row.keySpent = *spent;
-            }
-            rows.append(row);
-        }
-        return rows;
-    });
 }
 
 QByteArray jsonArray(const QList<const Entry *> &entries)
@@ -225,14 +177,7 @@ void UsageWorker::run(int index)
             (!sinceMaintain.isValid() || sinceMaintain.elapsed() > kMaintainEveryMs)) {
             sinceMaintain.start();
             auto maintained = m_database->runSync(
-                [](QSqlDatabase &db) -> Status {
-                    QSqlQuery q(db);
-                    if (!q.exec(QStringLiteral("SELECT usage_events_maintain()"))) {
-                        return SqlErrors::toError(q.lastError(), db, u"maintain usage partitions");
-                    }
-                    return Ok{};
-                },
-                JobRetry::Idempotent);
+                [](QSqlDatabase &db) { return BillingRepository::maintainUsagePartitions(db); }, JobRetry::Idempotent);
             if (!maintained) {
                 qCWarning(lcUsage).noquote() << "usage partitions not maintained:" << maintained.error().message;
             }
@@ -299,11 +244,11 @@ void UsageWorker::run(int index)
                 dead.append(&e);
             }
         }
-        QList<SettledRow> rows;
+        QList<SettledState> rows;
         bool ok = true;
         if (!good.isEmpty()) {
             auto settled = m_database->runSync(
-                [json = jsonArray(good)](QSqlDatabase &db) { return settle(db, json); }, JobRetry::Idempotent);
+                [json = jsonArray(good)](QSqlDatabase &db) { return BillingRepository::settle(db, json); }, JobRetry::Idempotent);
             if (settled) {
                 rows = std::move(*settled);
             } else if (settled.error().code == QLatin1String("database_unavailable") || good.size() == 1) {
@@ -321,7 +266,7 @@ void UsageWorker::run(int index)
                 QList<const Entry *> accepted;
                 for (const Entry *e : std::as_const(good)) {
                     auto one = m_database->runSync(
-                        [json = jsonArray({e})](QSqlDatabase &db) { return settle(db, json); },
+                        [json = jsonArray({e})](QSqlDatabase &db) { return BillingRepository::settle(db, json); },
                         JobRetry::Idempotent);
                     if (one) {
                         rows.append(*one);
@@ -354,7 +299,7 @@ void UsageWorker::run(int index)
                 s.settledRequests.append(e->header.requestId);
             }
         }
-        for (const SettledRow &row : std::as_const(rows)) {
+        for (const SettledState &row : std::as_const(rows)) {
             auto it = states.find(row.userId);
             if (it == states.end()) {
                 continue;
