@@ -52,7 +52,12 @@ CREATE TABLE usage_rollup_hourly (
     CONSTRAINT usage_rollup_hourly_pkey PRIMARY KEY (hour, model, user_id, key_id, upstream_id),
     CONSTRAINT usage_rollup_hourly_histogram_size
         CHECK (cardinality(latency_histogram) = cardinality(usage_latency_edges()) + 1)
-);
+)
+-- Every batch updates the current hour's rows again. Room left in each page lets those updates
+-- stay HOT (no indexed column changes: no index writes) and reuse the page once pruned, instead of
+-- spreading a row's dead versions over new pages that every summary would then have to read; and
+-- vacuum comes early, since the table is small and its rows churn.
+WITH (fillfactor = 50, autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 1000);
 
 -- The primary key serves time ranges (every summary has one). One more index, for the common
 -- per-user view over a long range; the other filters (key, upstream, model) read the range and

@@ -362,6 +362,17 @@ private Q_SLOTS:
                  "/models/{id}");
         conforms(h.get(QStringLiteral("/api/v1/models")), "get", "/models");
         conforms(h.get(QStringLiteral("/api/v1/audit")), "get", "/audit");
+        conforms(h.post(QStringLiteral("/api/v1/users/%1/deposits").arg(userId),
+                        {{"amount", "10.5"}, {"unique_request_id", "openapi-deposit"}, {"note", "n"}}),
+                 "post", "/users/{id}/deposits", 201);
+        conforms(h.post(QStringLiteral("/api/v1/users/%1/withdrawals").arg(userId),
+                        {{"amount", "0.5"}, {"unique_request_id", "openapi-withdrawal"}}),
+                 "post", "/users/{id}/withdrawals", 201);
+        conforms(h.post(QStringLiteral("/api/v1/users/%1/credits").arg(userId),
+                        {{"amount", "3"}, {"unique_request_id", "openapi-credit"}}),
+                 "post", "/users/{id}/credits", 201);
+        conforms(h.get(QStringLiteral("/api/v1/users/%1/wallet").arg(userId)), "get", "/users/{id}/wallet");
+        conforms(h.get(QStringLiteral("/api/v1/users/%1/ledger").arg(userId)), "get", "/users/{id}/ledger");
 
         QCOMPARE(
             h.exec(
