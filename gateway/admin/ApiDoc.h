@@ -69,6 +69,8 @@ struct Operation
     int status = 200; // success status
     const char *description = nullptr;
     bool optionalBody = false; // the request body may be left out
+    // An idempotent replay's success status, with the same body (200 for a known unique_request_id).
+    int replayStatus = 0;
 };
 
 // Every schema the operations name.

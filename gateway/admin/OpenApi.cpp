@@ -219,6 +219,13 @@ QJsonObject operation(const AdminRoute &route)
                        QJsonObject{{QStringLiteral("application/json"),
                                     QJsonObject{{QStringLiteral("schema"), responseBody(doc)}}}});
     responses.insert(QString::number(doc.status), success);
+    if (doc.replayStatus != 0 && doc.replayStatus != doc.status) {
+        QJsonObject replay = success;
+        replay.insert(
+            QStringLiteral("description"),
+            QStringLiteral("A replay of an earlier request with the same idempotency key: the original result"));
+        responses.insert(QString::number(doc.replayStatus), replay);
+    }
     if (doc.requestSchema || !doc.query.empty() || doc.shape == api::Shape::Page)
         responses.insert(QStringLiteral("400"), errorResponse(QStringLiteral("A field or parameter is invalid")));
     responses.insert(QStringLiteral("401"), errorResponse(QStringLiteral("Missing or invalid admin credentials")));

@@ -11,6 +11,7 @@
 
 #include "AdminTestSupport.h"
 #include "admin/AdminRoutes.h"
+#include "admin/OpenApi.h"
 #include "http/Router.h"
 #include "storage/RedisSyncClient.h"
 
@@ -270,6 +271,46 @@ private Q_SLOTS:
             for (const QJsonValue r : schema.value("required").toArray())
                 QVERIFY2(properties.contains(r.toString()), qPrintable(s.key() + QLatin1Char('.') + r.toString()));
         }
+    }
+
+    void generatorDetails()
+    {
+        // A route's descriptor decides what the document says: replay status, optional body, paging
+        // parameters, path parameters, tags.
+        std::vector<AdminRoute> routes{
+            {"POST",
+             "/things/{id}/moves",
+             [](AdminCall &) {},
+             {.summary = "Move",
+              .tag = "things",
+              .requestSchema = "MoneyMovement",
+              .responseSchema = "LedgerEntry",
+              .status = 201,
+              .optionalBody = true,
+              .replayStatus = 200}},
+            {"GET",
+             "/things",
+             [](AdminCall &) {},
+             {.summary = "List", .responseSchema = "User", .shape = api::Shape::Page}},
+        };
+        const QJsonObject doc = buildOpenApi(routes, api::adminSchemas());
+        const QJsonObject move =
+            doc.value("paths").toObject().value("/things/{id}/moves").toObject().value("post").toObject();
+        const QJsonObject responses = move.value("responses").toObject();
+        QVERIFY(responses.contains("201"));
+        QVERIFY(responses.contains("200"));
+        QCOMPARE(responses.value("200").toObject().value("content"),
+                 responses.value("201").toObject().value("content"));
+        QVERIFY(responses.contains("404") && responses.contains("409") && responses.contains("401"));
+        QCOMPARE(move.value("requestBody").toObject().value("required").toBool(), false);
+        QCOMPARE(move.value("tags").toArray().first().toString(), QStringLiteral("things"));
+        QCOMPARE(move.value("parameters").toArray().size(), 1);
+        const QJsonObject list = doc.value("paths").toObject().value("/things").toObject().value("get").toObject();
+        QStringList params;
+        for (const QJsonValue p : list.value("parameters").toArray())
+            params.append(p.toObject().value("name").toString());
+        QCOMPARE(params, QStringList({"page", "page_size"}));
+        QVERIFY(!list.value("responses").toObject().contains("404"));
     }
 
     void listsExactlyTheRoutes()
