@@ -386,6 +386,26 @@ private Q_SLOTS:
         QCOMPARE(users[0].toObject().value("bucket").toString(), QStringLiteral("2026-02-10T00:00:00.000Z"));
         QCOMPARE(users[0].toObject().value("requests").toInteger(), 15);
 
+        // Every filter reaches the rollup: key, upstream, user, model, and hostile text matches nothing.
+        const QString day =
+            QStringLiteral("/api/v1/usage/summary?since=2026-02-10T00:00:00Z&until=2026-02-11T00:00:00Z&");
+        const struct
+        {
+            const char *filter;
+            qint64 requests;
+        } filters[] = {{"key_id=10", 10},
+                       {"upstream_id=6", 15},
+                       {"user_id=1&model=gpt-a", 15},
+                       {"user_id=1&model=gpt-b", 0},
+                       {"key_id=11&upstream_id=5", 5},
+                       {"model=gpt-a%27%20OR%20%271%27%3D%271", 0},
+                       {"user_id=999999", 0}};
+        for (const auto &f : filters) {
+            const AdminReply r = h.get(day + QLatin1String(f.filter));
+            QVERIFY2(r.status == 200, f.filter);
+            QVERIFY2(r.body.value("totals").toObject().value("requests").toInteger() == f.requests, f.filter);
+        }
+
         // Nothing in range: no rows, zero totals, null percentiles.
         const AdminReply empty = h.get(QStringLiteral(
             "/api/v1/usage/summary?since=2020-01-01T00:00:00Z&until=2020-01-02T00:00:00Z&group=upstream"));
