@@ -772,6 +772,7 @@ void readWorker(SectionReader &r, Config &c)
     r.integer("concurrency", c.worker.concurrency, 1, 256);
     r.integer("batch_size", c.worker.batchSize, 1, 10'000);
     r.integer("claim_idle_ms", c.worker.claimIdleMs, 1'000, 86'400'000);
+    r.integer("linger_ms", c.worker.lingerMs, 0, 10'000);
 }
 
 void readRateLimit(SectionReader &r, Config &c)

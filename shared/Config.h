@@ -168,6 +168,7 @@ struct WorkerConfig
     int concurrency = 2;   // parallel batch writers
     int batchSize = 200;   // stream entries read and written per transaction
     int claimIdleMs = 30'000; // a dead worker's unacknowledged entries are taken over after this
+    int lingerMs = 50;        // after a short batch, wait this long so the next one is fuller
     bool operator==(const WorkerConfig &) const = default;
 };
 

@@ -100,6 +100,7 @@ WorkerOptions UsageWorker::optionsFrom(const Config &config)
     o.concurrency = config.worker.concurrency;
     o.batchSize = config.worker.batchSize;
     o.claimIdleMs = config.worker.claimIdleMs;
+    o.lingerMs = config.worker.lingerMs;
     return o;
 }
 
@@ -338,6 +339,9 @@ void UsageWorker::run(int index)
         m_counters.batches.fetch_add(1, std::memory_order_relaxed);
         backoffMs = 0;
         lastError.clear();
+        if (entries.size() < m_options.batchSize && m_options.lingerMs > 0) {
+            pause(m_options.lingerMs); // light load: let the next batch fill up
+        }
     }
 }
 

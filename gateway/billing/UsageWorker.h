@@ -50,6 +50,7 @@ struct WorkerOptions
     int batchSize = 200;
     int claimIdleMs = 30'000;
     int blockMs = 1'000; // XREADGROUP BLOCK: also bounds how long stop() waits
+    int lingerMs = 50;   // pause after a batch smaller than batchSize (fewer, fuller transactions)
     QString consumerPrefix; // default: <host>-<pid>
     bool maintainPartitions = true; // create next months' usage partitions, drop expired ones
 };

@@ -472,7 +472,7 @@ void TestConfig::exampleDocumentsEveryKey()
         }
     }
     QCOMPARE(documented, ConfigLoader::knownKeys());
-    QCOMPARE(ConfigLoader::knownKeys().size(), 35);
+    QCOMPARE(ConfigLoader::knownKeys().size(), 38);
 }
 
 void TestConfig::bind_data()
