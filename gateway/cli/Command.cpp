@@ -1,6 +1,7 @@
 #include "cli/Command.h"
 
 #include "cli/AdminCommands.h"
+#include "cli/BillingCommands.h"
 #include "cli/MigrateCommand.h"
 #include "cli/OpenAiCommands.h"
 #include "cli/SecurityCommands.h"
@@ -128,6 +129,7 @@ Cli::Cli()
     m_root->add(std::make_unique<WorkerCommand>());
     m_root->add(makeOpenAiCommands());
     m_root->add(makeAdminCommands());
+    m_root->add(makeBillingCommands());
     m_root->add(makeSecurityCommands());
 }
 
