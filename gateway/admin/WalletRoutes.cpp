@@ -290,7 +290,8 @@ std::vector<AdminRoute> walletRoutes()
           .responseSchema = "LedgerEntry",
           .status = 201,
           .description = "A repeated unique_request_id answers 200 with the original entry; 409 "
-                         "idempotency_conflict when its kind or amount differ."}},
+                         "idempotency_conflict when its kind or amount differ.",
+          .replayStatus = 200}},
         {"POST",
          "/users/{id}/withdrawals",
          movement(MovementKind::Withdrawal),
@@ -299,7 +300,8 @@ std::vector<AdminRoute> walletRoutes()
           .requestSchema = "MoneyMovement",
           .responseSchema = "LedgerEntry",
           .status = 201,
-          .description = "A repeated unique_request_id answers 200 with the original entry."}},
+          .description = "A repeated unique_request_id answers 200 with the original entry.",
+          .replayStatus = 200}},
         {"POST",
          "/users/{id}/credits",
          movement(MovementKind::Credit),
@@ -308,7 +310,8 @@ std::vector<AdminRoute> walletRoutes()
           .requestSchema = "MoneyMovement",
           .responseSchema = "LedgerEntry",
           .status = 201,
-          .description = "A repeated unique_request_id answers 200 with the original entry."}},
+          .description = "A repeated unique_request_id answers 200 with the original entry.",
+          .replayStatus = 200}},
     };
 }
 

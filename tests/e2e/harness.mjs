@@ -290,12 +290,12 @@ export class Stack {
     // options.file: import.meta.url of the test file (names the database, the logs and the Redis db)
     // options.upstream: [upstream] settings over the harness's fast defaults
     // options.encrypt: configure [security] encryption_key and store upstream keys sealed with it
-    // options.privateRedis: a redis-server of the stack's own (append-only file on), for tests
-    //   that stop and restart it
+    // options.privateRedis: a redis-server of the stack's own (append-only file on; the default —
+    //   a gateway keeps state in Redis under fixed names, which test files must not share)
     // options.worker: { inProcess = true, claimIdleMs = 30000 }
     // options.privatePostgres: a PostgreSQL of the stack's own (llmpool-test-services), for tests
     //   that restart it (restartPostgres())
-    static async start({ file, upstream = {}, encrypt = false, privateRedis = false, privatePostgres = false,
+    static async start({ file, upstream = {}, encrypt = false, privateRedis = true, privatePostgres = false,
         worker = {} } = {}) {
         const stack = new Stack(file, upstream);
         if (encrypt) stack.encryptionKey = randomBytes(32);
@@ -412,14 +412,22 @@ export class Stack {
     // psql as the fixture's superuser; returns the unaligned, tuples-only output.
     async psql(database, sql) {
         const s = this.services;
+        // Long statements (lists of thousands of request ids) go through a file: argv has a limit.
+        let sqlArgs = ['-c', sql];
+        if (sql.length > 16_384) {
+            const file = join(this.dir, `query-${randomBytes(4).toString('hex')}.sql`);
+            writeFileSync(file, sql);
+            sqlArgs = ['-f', file];
+        }
         try {
             const { stdout } = await execFileAsync('psql', [
                 '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
-                '-h', s.PGHOST, '-p', s.PGPORT, '-U', s.PGUSER, '-d', database, '-c', sql,
-            ], { env: { ...process.env, PGPASSWORD: s.PGPASSWORD, PGCONNECT_TIMEOUT: '10' }, timeout: 30_000 });
+                '-h', s.PGHOST, '-p', s.PGPORT, '-U', s.PGUSER, '-d', database, ...sqlArgs,
+            ], { env: { ...process.env, PGPASSWORD: s.PGPASSWORD, PGCONNECT_TIMEOUT: '10' }, timeout: 30_000,
+                maxBuffer: 64 * 1024 * 1024 });
             return stdout.trim();
         } catch (error) {
-            throw new Error(`psql failed: ${sql}\n${error.stderr ?? error.message}`);
+            throw new Error(`psql failed: ${sql.slice(0, 500)}\n${error.stderr ?? error.message}`);
         }
     }
 

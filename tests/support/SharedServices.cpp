@@ -2,9 +2,12 @@
 
 #include "TestServices.h"
 
+#include <QCoreApplication>
 #include <QFile>
 #include <QHash>
 #include <QRandomGenerator>
+#include <QTcpSocket>
+#include <QUrl>
 
 namespace llmpool::test {
 
@@ -29,6 +32,42 @@ QHash<QString, QString> readEnv(const QString &path)
     return out;
 }
 
+// A Redis database of this test process's own on the shared server, emptied first: a gateway keeps
+// state there under fixed names (the usage stream, cached wallets), which must not leak from one
+// test into the next. Returns the URL with that database, or the URL unchanged if Redis does not
+// answer (the test then reports its own connection error).
+QString isolatedRedisUrl(const QString &sharedUrl)
+{
+    QUrl url(sharedUrl);
+    const int db = 1 + int(QCoreApplication::applicationPid() % 15);
+    QTcpSocket socket;
+    socket.connectToHost(url.host(), quint16(url.port(6379)));
+    if (!socket.waitForConnected(3'000))
+        return sharedUrl;
+    auto bulk = [](const QByteArray &s) -> QByteArray { return QByteArray("$" + QByteArray::number(s.size()) + "\r\n" + s + "\r\n"); };
+    QByteArray out;
+    int expected = 0;
+    const QString password = url.password(QUrl::FullyDecoded);
+    if (!password.isEmpty()) {
+        const QString user = url.userName(QUrl::FullyDecoded);
+        if (!user.isEmpty() && user != u"default")
+            out += "*3\r\n" + bulk("AUTH") + bulk(user.toUtf8()) + bulk(password.toUtf8());
+        else
+            out += "*2\r\n" + bulk("AUTH") + bulk(password.toUtf8());
+        ++expected;
+    }
+    out += "*2\r\n" + bulk("SELECT") + bulk(QByteArray::number(db)) + "*1\r\n" + bulk("FLUSHDB");
+    expected += 2;
+    socket.write(out);
+    QByteArray in;
+    while (in.count('\n') < expected && socket.waitForReadyRead(3'000))
+        in += socket.readAll();
+    if (in.count('\n') < expected || in.contains('-'))
+        return sharedUrl;
+    url.setPath(QStringLiteral("/") + QString::number(db));
+    return url.toString(QUrl::FullyEncoded);
+}
+
 } // namespace
 
 Result<std::unique_ptr<SharedServices>> SharedServices::fromEnv()
@@ -43,8 +82,10 @@ Result<std::unique_ptr<SharedServices>> SharedServices::fromEnv()
         services->m_admin.password = env.value(QStringLiteral("PGPASSWORD"));
         services->m_admin.database = env.value(QStringLiteral("PGDATABASE"), QStringLiteral("postgres"));
         services->m_redisUrl = env.value(QStringLiteral("REDIS_URL"));
-        if (services->m_admin.port > 0 && PgAdmin::ping(services->m_admin, 5))
+        if (services->m_admin.port > 0 && PgAdmin::ping(services->m_admin, 5)) {
+            services->m_redisUrl = isolatedRedisUrl(services->m_redisUrl);
             return services;
+        }
         qWarning("%s names test services that do not answer; starting private ones", qPrintable(path));
     }
 
