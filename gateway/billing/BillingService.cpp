@@ -22,6 +22,7 @@ namespace {
 
 constexpr int kSpoolSyncMs = 20;    // the spool's fdatasync batch window
 constexpr int kReplayEveryMs = 1'000;
+constexpr int kRedisDeadlineMs = 2'000; // longest wait for an admission or usage script's answer
 
 // One warning per few seconds for a failure that hits every request alike (Redis down).
 bool shouldWarn()
@@ -194,8 +195,26 @@ void BillingService::stop()
     m_spool->sync();
 }
 
-void BillingService::reserve(const AdmissionRequest &request, QObject *context, std::function<void(Status)> done)
+void BillingService::reserve(const AdmissionRequest &request, QObject *context, std::function<void(Status)> doneOnce)
 {
+    // One answer, whichever comes first: the scripts' verdict or the deadline (a silent Redis must
+    // not hold requests forever). A reservation granted after the deadline expires with its TTL.
+    auto once = std::make_shared<std::function<void(Status)>>(std::move(doneOnce));
+    std::function<void(Status)> done = [once](Status s) {
+        if (*once) {
+            std::exchange(*once, {})(std::move(s));
+        }
+    };
+    QTimer::singleShot(kRedisDeadlineMs, context, [this, once, done, requestId = request.requestId] {
+        if (!*once) {
+            return; // answered in time
+        }
+        m_counters.unavailable.fetch_add(1, std::memory_order_relaxed);
+        if (shouldWarn()) {
+            qCWarning(lcUsage).noquote() << requestId << "admission: no answer within" << kRedisDeadlineMs << "ms";
+        }
+        done(billingUnavailable(QStringLiteral("no answer in time")));
+    });
     RedisClient *redis = m_redis->local();
     if (redis->isConnected()) {
         admit(request, context, std::move(done), 0);
@@ -316,22 +335,47 @@ void BillingService::record(UsageEvent event, QObject *context, std::function<vo
     }
     QByteArray json = UsageEventJson::encode(event);
     QList<QByteArray> args{event.requestId, nanosText(event.cost), QByteArray::number(event.keyId), json};
+    // Whichever comes first settles the event: Redis's answer, or the deadline (a Redis that is
+    // connected but silent — frozen, partitioned — must not hold responses' last bytes). After a
+    // deadline the event is spooled; if Redis answers later as well, the copy on the stream and the
+    // replayed one are the same event (idempotent by request id).
+    struct Pending
+    {
+        QByteArray json;
+        QByteArray requestId;
+        QPointer<QObject> requester;
+        std::function<void()> durable;
+        bool settled = false;
+    };
+    auto pending = std::make_shared<Pending>(
+        Pending{std::move(json), event.requestId, QPointer<QObject>(context), std::move(durable)});
+    auto settle = [this, pending](bool queued) {
+        if (pending->settled) {
+            return;
+        }
+        pending->settled = true;
+        if (queued) {
+            m_counters.recorded.fetch_add(1, std::memory_order_relaxed);
+        } else {
+            spool(pending->json, pending->requestId);
+        }
+        if (pending->durable && pending->requester) {
+            std::exchange(pending->durable, {})();
+        }
+    };
     // The reply is awaited with the connection as context, not the request's object: a request
     // that is gone by then must still have its event spooled if Redis refuses it.
-    QPointer<QObject> requester(context);
-    const bool wantsDurable = bool(durable);
     runScript(redis, finishScript(), finishKeys(event.userId), std::move(args), redis,
-              [this, json = std::move(json), requestId = event.requestId, requester, wantsDurable,
-               durable = std::move(durable)](Result<RedisReply> reply) {
-                  if (reply) {
-                      m_counters.recorded.fetch_add(1, std::memory_order_relaxed);
-                  } else {
-                      spool(json, requestId);
-                  }
-                  if (wantsDurable && requester) {
-                      durable();
-                  }
-              });
+              [settle](Result<RedisReply> reply) { settle(reply.ok()); });
+    QTimer::singleShot(kRedisDeadlineMs, redis, [this, settle, pending] {
+        if (!pending->settled) {
+            if (shouldWarn()) {
+                qCWarning(lcUsage).noquote() << pending->requestId << "Redis did not answer within"
+                                             << kRedisDeadlineMs << "ms: usage events go to the spool";
+            }
+            settle(false);
+        }
+    });
 }
 
 void BillingService::spool(const QByteArray &json, const QByteArray &requestId)

@@ -94,6 +94,28 @@ test('Redis stopped and restarted mid-load: spooled events replayed, nothing los
         (await stack.sql(`SELECT count(*) FROM usage_events WHERE user_id = ${uid}`)) !== '0', { timeoutMs: 10_000 });
 });
 
+test('Redis frozen (SIGSTOP) mid-load: requests are answered, not held — 503 at admission, spool at the end', T, async () => {
+    const received = [];
+    const statuses = new Map();
+    const state = { stop: false };
+    const running = load(state, received, statuses);
+    await waitFor('traffic', async () => received.length > 50, { timeoutMs: 15_000 });
+    const before503 = statuses.get(503) ?? 0;
+    process.kill(stack.redis.proc.pid, 'SIGSTOP');
+    try {
+        // Connected but silent: admission gives up after its deadline instead of waiting forever.
+        await waitFor('requests refused while Redis is frozen', async () => (statuses.get(503) ?? 0) > before503 + 4,
+            { timeoutMs: 20_000 });
+    } finally {
+        process.kill(stack.redis.proc.pid, 'SIGCONT');
+    }
+    const at = received.length;
+    await waitFor('traffic after Redis thawed', async () => received.length > at + 50, { timeoutMs: 30_000 });
+    state.stop = true;
+    await running;
+    await assertBilledOnce([...new Set(received)]);
+});
+
 test('PostgreSQL restarted mid-load (twice): the worker and the gateway reconnect, nothing lost', T, async () => {
     const received = [];
     const statuses = new Map();
