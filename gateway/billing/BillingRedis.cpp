@@ -130,10 +130,8 @@ Status syncWalletsSync(RedisSyncClient &redis, const QList<WalletState> &states)
             if (auto again = syncWalletSync(redis, states.at(i)); !again) {
                 return again;
             }
-        } else if (reply.isError()) {
-            return Error::unavailable(QStringLiteral("redis_error"),
-                                      QStringLiteral("Redis refused the billing script 'sync': %1")
-                                          .arg(QString::fromUtf8(reply.string.left(200))));
+        } else if (auto checked = replyOrError(reply, syncScript()); !checked) {
+            return checked.error();
         }
     }
     return Ok{};

@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Stack, sqlString, waitFor } from './harness.mjs';
+import { Stack, waitFor } from './harness.mjs';
 
 const T = { timeout: 120_000 };
 
@@ -82,25 +82,5 @@ test('kill -9 of the gateway and of a worker mid-load: every completed response 
     const ids = [...new Set(received)];
     assert.equal(ids.length, received.length, 'request ids are unique');
 
-    // Every completed response is billed: one usage event and one spend entry each.
-    const list = ids.map(sqlString).join(',');
-    await waitFor('every completed request to be billed', async () =>
-        Number(await stack.sql(`SELECT count(*) FROM usage_events WHERE request_id IN (${list})`)) === ids.length,
-    { timeoutMs: 40_000, intervalMs: 250 });
-    const spends = Number(await stack.sql(
-        `SELECT count(*) FROM ledger_entries WHERE kind = 'spend' AND unique_request_id IN (${list})`));
-    assert.equal(spends, ids.length, 'one spend entry per completed request');
-
-    // Nothing is charged twice, and what was charged is what the events cost.
-    const [events, eventCost] = (await stack.sql(
-        `SELECT count(*), coalesce(sum(cost), 0) FROM usage_events WHERE user_id = ${uid}`)).split('|');
-    const [entries, charged] = (await stack.sql(
-        `SELECT count(*), coalesce(sum(amount), 0) FROM ledger_entries WHERE user_id = ${uid} AND kind = 'spend'`)).split('|');
-    const duplicates = Number(await stack.sql(
-        `SELECT count(*) FROM (SELECT request_id FROM usage_events GROUP BY request_id HAVING count(*) > 1) d`));
-    assert.equal(duplicates, 0, 'no usage event is stored twice');
-    assert.equal(charged, eventCost, 'charged = Σ event cost');
-    assert.ok(Number(entries) <= Number(events));
-    const out = await stack.cli(['billing', 'reconcile']);
-    assert.match(out, /ok/i);
+    await stack.assertBilledOnce(assert, ids, uid);
 });

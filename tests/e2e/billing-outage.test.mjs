@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Stack, assertErrorShape, sqlString, waitFor } from './harness.mjs';
+import { Stack, assertErrorShape, waitFor } from './harness.mjs';
 
 const T = { timeout: 120_000 };
 
@@ -57,21 +57,6 @@ async function load(state, received, statuses) {
     }));
 }
 
-async function assertBilledOnce(ids) {
-    const list = ids.map(sqlString).join(',');
-    await waitFor('every completed request to be billed', async () =>
-        Number(await stack.sql(`SELECT count(*) FROM usage_events WHERE request_id IN (${list})`)) === ids.length,
-    { timeoutMs: 40_000, intervalMs: 250 });
-    const spends = Number(await stack.sql(
-        `SELECT count(*) FROM ledger_entries WHERE kind = 'spend' AND unique_request_id IN (${list})`));
-    assert.equal(spends, ids.length, 'one spend entry per completed request');
-    const [eventCost] = (await stack.sql(`SELECT coalesce(sum(cost), 0) FROM usage_events WHERE user_id = ${uid}`)).split('|');
-    const charged = await stack.sql(
-        `SELECT coalesce(sum(amount), 0) FROM ledger_entries WHERE user_id = ${uid} AND kind = 'spend'`);
-    assert.equal(charged, eventCost, 'charged = Σ event cost');
-    assert.match(await stack.cli(['billing', 'reconcile']), /ok/i);
-}
-
 test('Redis stopped and restarted mid-load: spooled events replayed, nothing lost or doubled', T, async () => {
     const received = [];
     const statuses = new Map();
@@ -88,7 +73,7 @@ test('Redis stopped and restarted mid-load: spooled events replayed, nothing los
     await running;
 
     assert.ok((statuses.get(503) ?? 0) > 0, 'admission refused requests it could not reserve for');
-    await assertBilledOnce([...new Set(received)]);
+    await stack.assertBilledOnce(assert, [...new Set(received)], uid);
     // The spool was used and emptied.
     await waitFor('the spool to be replayed', async () =>
         (await stack.sql(`SELECT count(*) FROM usage_events WHERE user_id = ${uid}`)) !== '0', { timeoutMs: 10_000 });
@@ -113,7 +98,7 @@ test('Redis frozen (SIGSTOP) mid-load: requests are answered, not held — 503 a
     await waitFor('traffic after Redis thawed', async () => received.length > at + 50, { timeoutMs: 30_000 });
     state.stop = true;
     await running;
-    await assertBilledOnce([...new Set(received)]);
+    await stack.assertBilledOnce(assert, [...new Set(received)], uid);
 });
 
 test('PostgreSQL restarted mid-load (twice): the worker and the gateway reconnect, nothing lost', T, async () => {
@@ -129,5 +114,5 @@ test('PostgreSQL restarted mid-load (twice): the worker and the gateway reconnec
     }
     state.stop = true;
     await running;
-    await assertBilledOnce([...new Set(received)]);
+    await stack.assertBilledOnce(assert, [...new Set(received)], uid);
 });

@@ -586,6 +586,29 @@ export class Stack {
             { timeoutMs: 30_000, intervalMs: 100 });
     }
 
+    // SPEC §5's promise, checked: every request in `ids` (responses the client received whole) has
+    // one usage event and one spend entry; no event is stored twice; what `userId` was charged is
+    // what its events cost; `llmpool billing reconcile` finds no drift.
+    async assertBilledOnce(assert, ids, userId) {
+        const list = ids.map(sqlString).join(',');
+        await waitFor('every completed request to be billed', async () =>
+            Number(await this.sql(`SELECT count(*) FROM usage_events WHERE request_id IN (${list})`)) === ids.length,
+        { timeoutMs: 40_000, intervalMs: 250 });
+        const spends = Number(await this.sql(
+            `SELECT count(*) FROM ledger_entries WHERE kind = 'spend' AND unique_request_id IN (${list})`));
+        assert.equal(spends, ids.length, 'one spend entry per completed request');
+        const [events, eventCost] = (await this.sql(
+            `SELECT count(*), coalesce(sum(cost), 0) FROM usage_events WHERE user_id = ${userId}`)).split('|');
+        const [entries, charged] = (await this.sql(
+            `SELECT count(*), coalesce(sum(amount), 0) FROM ledger_entries WHERE user_id = ${userId} AND kind = 'spend'`)).split('|');
+        const duplicates = Number(await this.sql(
+            'SELECT count(*) FROM (SELECT request_id FROM usage_events GROUP BY request_id HAVING count(*) > 1) d'));
+        assert.equal(duplicates, 0, 'no usage event is stored twice');
+        assert.equal(charged, eventCost, 'charged = Σ event cost');
+        assert.ok(Number(entries) <= Number(events));
+        assert.match(await this.cli(['billing', 'reconcile']), /ok/i);
+    }
+
     // `llmpool worker` as its own process (use with worker: { inProcess: false }).
     async startWorker({ concurrency = 2 } = {}) {
         const child = new Child(`worker-${this.children.length}`, this.llmpoolBin,
