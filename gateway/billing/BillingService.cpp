@@ -33,6 +33,26 @@ bool shouldWarn()
     return now - prev >= 5'000 && last.compare_exchange_strong(prev, now);
 }
 
+// A deadline that is cancelled as soon as the answer comes (disarm). QTimer::singleShot would leave
+// every request's timer running for its full length: under load, thousands of them in the event
+// loop's timer list, which costs on every insertion.
+QPointer<QTimer> armDeadline(QObject *parent, std::function<void()> onTimeout)
+{
+    auto *timer = new QTimer(parent);
+    timer->setSingleShot(true);
+    QObject::connect(timer, &QTimer::timeout, timer, std::move(onTimeout));
+    timer->start(kRedisDeadlineMs);
+    return timer;
+}
+
+void disarm(const QPointer<QTimer> &timer)
+{
+    if (timer) {
+        timer->stop();
+        timer->deleteLater();
+    }
+}
+
 Error billingUnavailable(const QString &why)
 {
     return Error::unavailable(QStringLiteral("billing_unavailable"),
@@ -199,16 +219,20 @@ void BillingService::reserve(const AdmissionRequest &request, QObject *context, 
 {
     // One answer, whichever comes first: the scripts' verdict or the deadline (a silent Redis must
     // not hold requests forever). A reservation granted after the deadline expires with its TTL.
-    auto once = std::make_shared<std::function<void(Status)>>(std::move(doneOnce));
-    std::function<void(Status)> done = [once](Status s) {
-        if (*once) {
-            std::exchange(*once, {})(std::move(s));
+    struct Answer
+    {
+        std::function<void(Status)> done;
+        QPointer<QTimer> deadline;
+    };
+    auto answer = std::make_shared<Answer>();
+    answer->done = std::move(doneOnce);
+    std::function<void(Status)> done = [answer](Status s) {
+        if (answer->done) {
+            disarm(answer->deadline);
+            std::exchange(answer->done, {})(std::move(s));
         }
     };
-    QTimer::singleShot(kRedisDeadlineMs, context, [this, once, done, requestId = request.requestId] {
-        if (!*once) {
-            return; // answered in time
-        }
+    answer->deadline = armDeadline(context, [this, done, requestId = request.requestId] {
         m_counters.unavailable.fetch_add(1, std::memory_order_relaxed);
         if (shouldWarn()) {
             qCWarning(lcUsage).noquote() << requestId << "admission: no answer within" << kRedisDeadlineMs << "ms";
@@ -345,15 +369,17 @@ void BillingService::record(UsageEvent event, QObject *context, std::function<vo
         QByteArray requestId;
         QPointer<QObject> requester;
         std::function<void()> durable;
+        QPointer<QTimer> deadline;
         bool settled = false;
     };
     auto pending = std::make_shared<Pending>(
-        Pending{std::move(json), event.requestId, QPointer<QObject>(context), std::move(durable)});
+        Pending{std::move(json), event.requestId, QPointer<QObject>(context), std::move(durable), {}, false});
     auto settle = [this, pending](bool queued) {
         if (pending->settled) {
             return;
         }
         pending->settled = true;
+        disarm(pending->deadline);
         if (queued) {
             m_counters.recorded.fetch_add(1, std::memory_order_relaxed);
         } else {
@@ -367,14 +393,12 @@ void BillingService::record(UsageEvent event, QObject *context, std::function<vo
     // that is gone by then must still have its event spooled if Redis refuses it.
     runScript(redis, finishScript(), finishKeys(event.userId), std::move(args), redis,
               [settle](Result<RedisReply> reply) { settle(reply.ok()); });
-    QTimer::singleShot(kRedisDeadlineMs, redis, [this, settle, pending] {
-        if (!pending->settled) {
-            if (shouldWarn()) {
-                qCWarning(lcUsage).noquote() << pending->requestId << "Redis did not answer within"
-                                             << kRedisDeadlineMs << "ms: usage events go to the spool";
-            }
-            settle(false);
+    pending->deadline = armDeadline(redis, [this, settle, pending] {
+        if (shouldWarn()) {
+            qCWarning(lcUsage).noquote() << pending->requestId << "Redis did not answer within" << kRedisDeadlineMs
+                                         << "ms: usage events go to the spool";
         }
+        settle(false);
     });
 }
 
