@@ -136,6 +136,49 @@ QString Money::toString() const
     return (m_nanos < 0 ? QStringLiteral("-") : QString()) + intPart + u'.' + frac;
 }
 
+namespace {
+
+// Writes the decimal digits of a (>= 0) right-aligned ending at `end`; returns the first digit.
+char *digitsBackwards(__int128 a, char *end)
+{
+    do {
+        *--end = char('0' + int(a % 10));
+        a /= 10;
+    } while (a != 0);
+    return end;
+}
+
+} // namespace
+
+void Money::appendTo(QByteArray &out) const
+{
+    const Nanos a = m_nanos < 0 ? -m_nanos : m_nanos;
+    char buf[64];
+    char *end = buf + sizeof buf;
+    char *p = end;
+    Nanos frac = a % kNanosPerUnit;
+    for (int i = 0; i < kScale; ++i) {
+        *--p = char('0' + int(frac % 10));
+        frac /= 10;
+    }
+    *--p = '.';
+    p = digitsBackwards(a / kNanosPerUnit, p);
+    if (m_nanos < 0)
+        *--p = '-';
+    out.append(p, end - p);
+}
+
+QByteArray Money::nanosText() const
+{
+    const Nanos a = m_nanos < 0 ? -m_nanos : m_nanos;
+    char buf[64];
+    char *end = buf + sizeof buf;
+    char *p = digitsBackwards(a, end);
+    if (m_nanos < 0)
+        *--p = '-';
+    return QByteArray(p, end - p);
+}
+
 QString Money::toTrimmedString() const
 {
     QString s = toString();

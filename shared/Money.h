@@ -60,6 +60,10 @@ public:
     // Canonical form, always 9 decimals: "1.500000000", "-0.000000001", "0.000000000".
     // This is the wire format of the admin API and the text sent to PostgreSQL.
     QString toString() const;
+    // The same canonical text appended to `out` as ASCII (no QString on the way: hot paths).
+    void appendTo(QByteArray &out) const;
+    // The value in nanos as decimal integer text ("-1", "0", "1500000000").
+    QByteArray nanosText() const;
     // Shortest exact form for people: "1.5", "-0.000000001", "0", "12".
     QString toTrimmedString() const;
     // Approximate, for metrics gauges only (Prometheus exports doubles). Never bill with it.

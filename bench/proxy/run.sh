@@ -5,13 +5,16 @@
 # the gateway and directly, with the gateway's CPU per stream and peak RSS.
 #
 #   bench/proxy/run.sh [--build DIR] [--duration SECONDS] [--rounds N] [--streams N] [--no-sse]
-#                      [--no-reservation] [--baseline LLMPOOL_BINARY]
+#                      [--no-reservation] [--baseline LLMPOOL_BINARY] [--perf FILE]
+#                      [--hold]
 #
 # Billing is on as in production (reservation in Redis before the upstream call, the usage event
 # on the Redis Stream before the response ends, the in-process worker writing PostgreSQL), all on
 # the gateway's core. --no-reservation turns admission off ([billing] reservation = false).
 # --baseline adds another llmpool binary (e.g. a build of an older commit) as a fourth target,
-# measured in the same rounds with the same database and key.
+# measured in the same rounds with the same database and key. --perf FILE records the gateway
+# (perf record -g) during its last c=64 run into FILE, for `perf report -i FILE`. --hold sets
+# everything up, prints the targets and waits (for profiling by hand) until interrupted.
 #
 # Placement (issue 3): the proxy under test (gateway with 1 event-loop thread, or nginx with 1
 # worker) on core 0; wrk and the mock upstream on core 1. Builds nothing: needs the build's
@@ -26,6 +29,8 @@ STREAMS=1000
 SSE=1
 RESERVATION=true
 BASELINE=
+PERF_OUT=
+HOLD=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --build) BUILD=$(cd "$2" && pwd); shift 2 ;;
@@ -35,6 +40,8 @@ while [ $# -gt 0 ]; do
     --no-sse) SSE=0; shift ;;
     --no-reservation) RESERVATION=false; shift ;;
     --baseline) BASELINE=$(realpath "$2"); shift 2 ;;
+    --hold) HOLD=1; shift ;;
+    --perf) PERF_OUT=$(realpath -m "$2"); shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -156,6 +163,15 @@ for _ in $(seq 1 40); do
 done
 [ "$code" = 200 ] || { echo "gateway does not answer 200 (got $code)" >&2; tail -20 "$TMP/gateway.log" >&2; exit 1; }
 
+if [ "$HOLD" = 1 ]; then
+    echo "direct  http://127.0.0.1:$MOCK_PORT key sk-upstream-bench"
+    echo "nginx   http://127.0.0.1:$NGINX_PORT"
+    echo "gateway http://127.0.0.1:$GATEWAY_PORT key $KEY pid $GATEWAY_PID"
+    echo "services $TMP/services/services.env"
+    echo "holding; interrupt to stop"
+    while :; do sleep 3600 & wait $!; done
+fi
+
 # run_wrk NAME URL KEY CONNS -> "rps p50_us p99_us"
 run_wrk() {
     local out
@@ -180,7 +196,13 @@ for round in $(seq 1 "$ROUNDS"); do
     for conns in 1 64; do
         for t in "${TARGETS[@]}"; do
             read -r name url key <<<"$t"
+            perf_pid=
+            if [ -n "$PERF_OUT" ] && [ "$name" = gateway ] && [ "$conns" = 64 ] && [ "$round" = "$ROUNDS" ]; then
+                perf record -q -g -p "$GATEWAY_PID" -o "$PERF_OUT" -- sleep "$((DURATION > 2 ? DURATION - 1 : 1))" >/dev/null 2>&1 &
+                perf_pid=$!
+            fi
             read -r rps p50 p99 <<<"$(run_wrk "$name" "$url" "$key" "$conns")"
+            [ -n "$perf_pid" ] && wait "$perf_pid"
             RPS[$name,$conns]+="$rps "
             P50[$name,$conns]+="$p50 "
             P99[$name,$conns]+="$p99 "

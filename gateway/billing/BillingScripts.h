@@ -7,8 +7,10 @@
 //   llmpool:{uU}:w      hash  bal = cash + credit_limit - debt as PostgreSQL last said (nanos),
 //                             ver = that state's version (the user's newest ledger entry id).
 //                             Expires (walletTtlMs) so a missed update heals by a reload.
-//   llmpool:{uU}:r      hash  request id -> "<amount nanos> <key id>": live reservations
-//   llmpool:{uU}:x      zset  request id by expiry (ms): reservations of a crashed gateway expire
+//                             sw = when admission last looked for expired reservations (ms).
+//   llmpool:{uU}:r      hash  request id -> "<amount nanos> <key id> <expiry ms>": live
+//                             reservations. Those of a crashed gateway expire: a refusal (at most
+//                             once a second per user) releases the expired ones before it answers.
 //   llmpool:{uU}:p      hash  request id -> "<cost nanos> <key id>": finished, queued for the
 //                             worker, not yet in PostgreSQL ("pending")
 //   llmpool:{uU}:s      hash  totals: res, pend, kr<K> / kp<K> (reserved / pending per key K)
@@ -16,7 +18,7 @@
 //   llmpool:usage       stream of finished usage events (field "e": the event's JSON)
 //
 // available = bal - res - pend. Amounts are integer nanos in decimal text; the scripts do exact
-// arithmetic on them (two-limb numbers: Lua numbers are doubles).
+// arithmetic on them (plain numbers below 2^52, two-limb beyond: Lua numbers are doubles).
 //
 // Scripts:
 //   admit   reserve `amount` for a request if available (and the key's spending cap) covers it
@@ -49,7 +51,7 @@ const RedisScript &syncScript();
 
 struct UserKeys
 {
-    QByteArray wallet, reservations, expiries, pending, totals;
+    QByteArray wallet, reservations, pending, totals;
     QByteArray keySpend(qint64 keyId) const;
     static UserKeys of(qint64 userId);
 };

@@ -84,7 +84,7 @@ Error keyCapReached(Money amount, const QByteArray &room)
 QList<QByteArray> finishKeys(qint64 userId)
 {
     const UserKeys k = UserKeys::of(userId);
-    return {k.reservations, k.expiries, k.pending, k.totals, QByteArray(kUsageStream)};
+    return {k.reservations, k.pending, k.totals, QByteArray(kUsageStream)};
 }
 
 } // namespace
@@ -255,7 +255,7 @@ void BillingService::admit(const AdmissionRequest &request, QObject *context, st
 {
     const UserKeys k = UserKeys::of(request.userId);
     const qint64 now = Clock::instance().nowMSecs();
-    QList<QByteArray> keys{k.wallet, k.reservations, k.expiries, k.totals, k.keySpend(request.keyId)};
+    QList<QByteArray> keys{k.wallet, k.reservations, k.totals, k.keySpend(request.keyId)};
     QList<QByteArray> args{request.requestId,
                            nanosText(request.amount),
                            QByteArray::number(request.keyId),

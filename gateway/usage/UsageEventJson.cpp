@@ -7,9 +7,33 @@ namespace llmpool::gateway {
 
 namespace {
 
-QJsonValue money(Money m)
+// A JSON string of UTF-8 text: quotes, backslashes and control characters escaped, the rest as is.
+void appendJsonString(QByteArray &out, QByteArrayView text)
 {
-    return m.toString();
+    static constexpr char kHex[] = "0123456789abcdef";
+    out.append('"');
+    qsizetype plain = 0;
+    for (qsizetype i = 0; i < text.size(); ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) {
+            continue;
+        }
+        out.append(text.sliced(plain, i - plain));
+        plain = i + 1;
+        switch (c) {
+        case '"': out.append("\\\""); break;
+        case '\\': out.append("\\\\"); break;
+        case '\n': out.append("\\n"); break;
+        case '\r': out.append("\\r"); break;
+        case '\t': out.append("\\t"); break;
+        default:
+            out.append("\\u00");
+            out.append(kHex[c >> 4]);
+            out.append(kHex[c & 0xf]);
+        }
+    }
+    out.append(text.sliced(plain));
+    out.append('"');
 }
 
 Error invalid(const QString &why)
@@ -19,47 +43,66 @@ Error invalid(const QString &why)
 
 } // namespace
 
+// Written by hand: this runs once per proxied request, and QJsonObject + toJson cost about as much
+// as the rest of the request's bookkeeping together (bench/proxy, perf).
 QByteArray UsageEventJson::encode(const UsageEvent &e)
 {
-    QJsonObject o;
-    o.insert(QLatin1String("request_id"), QString::fromLatin1(e.requestId));
-    o.insert(QLatin1String("created_at_ms"), e.createdAtMs);
-    o.insert(QLatin1String("user_id"), e.userId);
-    o.insert(QLatin1String("key_id"), e.keyId);
-    o.insert(QLatin1String("model"), e.model);
-    o.insert(QLatin1String("upstream_id"), e.upstreamId);
-    o.insert(QLatin1String("upstream_model"), e.upstreamModel);
-    o.insert(QLatin1String("endpoint"), e.endpoint);
-    o.insert(QLatin1String("status"), e.status);
-    o.insert(QLatin1String("stream"), e.stream);
-    o.insert(QLatin1String("prompt_tokens"), e.promptTokens);
-    o.insert(QLatin1String("cached_tokens"), e.cachedTokens);
-    o.insert(QLatin1String("completion_tokens"), e.completionTokens);
-    o.insert(QLatin1String("total_tokens"), e.totalTokens);
-    o.insert(QLatin1String("images"), e.images);
-    o.insert(QLatin1String("characters"), e.characters);
-    o.insert(QLatin1String("audio_ms"), e.audioMillis);
+    QByteArray out;
+    out.reserve(640 + e.model.size() + e.upstreamModel.size() + e.errorCode.size());
+    out.append("{\"request_id\":");
+    appendJsonString(out, e.requestId);
+    const auto number = [&out](const char *name, qint64 value) {
+        out.append(name);
+        out.append(QByteArray::number(value));
+    };
+    number(",\"created_at_ms\":", e.createdAtMs);
+    number(",\"user_id\":", e.userId);
+    number(",\"key_id\":", e.keyId);
+    out.append(",\"model\":");
+    appendJsonString(out, e.model.toUtf8());
+    number(",\"upstream_id\":", e.upstreamId);
+    out.append(",\"upstream_model\":");
+    appendJsonString(out, e.upstreamModel.toUtf8());
+    out.append(",\"endpoint\":");
+    appendJsonString(out, e.endpoint.toUtf8());
+    number(",\"status\":", e.status);
+    out.append(e.stream ? ",\"stream\":true" : ",\"stream\":false");
+    number(",\"prompt_tokens\":", e.promptTokens);
+    number(",\"cached_tokens\":", e.cachedTokens);
+    number(",\"completion_tokens\":", e.completionTokens);
+    number(",\"total_tokens\":", e.totalTokens);
+    number(",\"images\":", e.images);
+    number(",\"characters\":", e.characters);
+    number(",\"audio_ms\":", e.audioMillis);
+    const auto money = [&out](const char *name, Money value) {
+        out.append(name);
+        out.append('"');
+        value.appendTo(out);
+        out.append('"');
+    };
     if (e.prices) {
         const ModelPrices &p = *e.prices;
-        o.insert(QLatin1String("prices"),
-                 QJsonObject{{QLatin1String("input_price_per_1m"), money(p.inputPer1M)},
-                             {QLatin1String("cached_input_price_per_1m"), money(p.cachedInputPer1M)},
-                             {QLatin1String("output_price_per_1m"), money(p.outputPer1M)},
-                             {QLatin1String("image_price"), money(p.perImage)},
-                             {QLatin1String("speech_price_per_1m_chars"), money(p.speechPer1MChars)},
-                             {QLatin1String("transcription_price_per_minute"), money(p.transcriptionPerMinute)}});
+        money(",\"prices\":{\"input_price_per_1m\":", p.inputPer1M);
+        money(",\"cached_input_price_per_1m\":", p.cachedInputPer1M);
+        money(",\"output_price_per_1m\":", p.outputPer1M);
+        money(",\"image_price\":", p.perImage);
+        money(",\"speech_price_per_1m_chars\":", p.speechPer1MChars);
+        money(",\"transcription_price_per_minute\":", p.transcriptionPerMinute);
+        out.append('}');
     }
-    o.insert(QLatin1String("cost"), money(e.cost));
-    o.insert(QLatin1String("usage_estimated"), e.usageEstimated);
-    o.insert(QLatin1String("latency_ms"), e.latencyMs);
-    o.insert(QLatin1String("ttfb_ms"), e.ttfbMs);
-    o.insert(QLatin1String("attempts"), e.attempts);
-    o.insert(QLatin1String("bytes_in"), e.bytesIn);
-    o.insert(QLatin1String("bytes_out"), e.bytesOut);
+    money(",\"cost\":", e.cost);
+    out.append(e.usageEstimated ? ",\"usage_estimated\":true" : ",\"usage_estimated\":false");
+    number(",\"latency_ms\":", e.latencyMs);
+    number(",\"ttfb_ms\":", e.ttfbMs);
+    number(",\"attempts\":", e.attempts);
+    number(",\"bytes_in\":", e.bytesIn);
+    number(",\"bytes_out\":", e.bytesOut);
     if (!e.errorCode.isEmpty()) {
-        o.insert(QLatin1String("error"), e.errorCode);
+        out.append(",\"error\":");
+        appendJsonString(out, e.errorCode.toUtf8());
     }
-    return QJsonDocument(o).toJson(QJsonDocument::Compact);
+    out.append('}');
+    return out;
 }
 
 Result<UsageEventJson::Header> UsageEventJson::header(QByteArrayView json)

@@ -47,7 +47,7 @@ private:
     {
         const UserKeys k = UserKeys::of(m_user);
         auto reply = runScriptSync(*m_redis, admitScript(),
-                                   {k.wallet, k.reservations, k.expiries, k.totals, k.keySpend(keyId)},
+                                   {k.wallet, k.reservations, k.totals, k.keySpend(keyId)},
                                    {rid, nanosText(amount), QByteArray::number(keyId), QByteArray::number(m_now),
                                     QByteArray::number(expiresAt ? expiresAt : m_now + 60'000),
                                     limit ? nanosText(*limit) : QByteArray()});
@@ -62,7 +62,7 @@ private:
     {
         const UserKeys k = UserKeys::of(m_user);
         auto reply = runScriptSync(*m_redis, finishScript(),
-                                   {k.reservations, k.expiries, k.pending, k.totals, streamKey()},
+                                   {k.reservations, k.pending, k.totals, streamKey()},
                                    {rid, nanosText(cost), QByteArray::number(keyId), "{\"request_id\":\"" + rid + "\"}"});
         return reply && reply->isString();
     }
@@ -180,10 +180,61 @@ private Q_SLOTS:
         sync(m("1"), 1);
         QCOMPARE(admit("dead", m("1"), 7, {}, m_now + 10).code, 1); // a gateway that will die
         QCOMPARE(admit("r", m("0.5")).code, 0);
-        m_now += 11; // its reservation expired
+        m_now += 11; // its reservation expired, but the refusal just now looked: not again within 1 s
+        QCOMPARE(admit("r", m("0.5")).code, 0);
+        m_now += 1000;
         QCOMPARE(admit("r", m("0.5")).code, 1);
         QCOMPARE(totals("res"), QByteArray("500000000"));
         QCOMPARE(totals("kr7"), QByteArray("500000000"));
+    }
+
+    void manyAtOnceAndFieldsGoAway()
+    {
+        // 1,200 requests over two keys: more request ids than one sync call releases per chunk.
+        sync(m("1000"), 1);
+        QList<QByteArray> rids;
+        for (int i = 0; i < 1200; ++i) {
+            rids << "m" + QByteArray::number(i);
+            QCOMPARE(admit(rids.last(), m("0.5"), 7 + i % 2).code, 1);
+        }
+        QCOMPARE(totals("res"), QByteArray("600000000000"));
+        QCOMPARE(totals("kr7"), QByteArray("300000000000"));
+        QCOMPARE(totals("kr8"), QByteArray("300000000000"));
+        for (int i = 0; i < 1200; ++i) {
+            QVERIFY(finish(rids[i], m("0.25"), 7 + i % 2));
+        }
+        QCOMPARE(totals("pend"), QByteArray("300000000000"));
+        QCOMPARE(totals("kp8"), QByteArray("150000000000"));
+        const UserKeys k = UserKeys::of(m_user);
+        // Released totals are removed, not left at zero.
+        auto fields = m_redis->command({"HKEYS", k.totals});
+        QVERIFY(fields.ok());
+        QCOMPARE(fields->elements.size(), 3); // pend, kp7, kp8
+        // Settled, with some ids named twice and one never pending: each taken off once.
+        QList<QByteArray> settled = rids;
+        settled << rids.mid(0, 10) << "never-pending";
+        settled.insert(600, rids[599]);
+        sync(m("700"), 2, settled);
+        auto left = m_redis->command({"EXISTS", k.totals, k.pending});
+        QCOMPARE(left->integer, 0);
+        QCOMPARE(admit("after", m("700")).code, 1);
+        QCOMPARE(admit("after2", m("0.000000001")).code, 0);
+        (void)m_redis->command({"DEL", streamKey()});
+    }
+
+    void sweepReleasesEveryKey()
+    {
+        sync(m("3"), 1);
+        QCOMPARE(admit("d7", m("1"), 7, {}, m_now + 10).code, 1);
+        QCOMPARE(admit("d8", m("1.5"), 8, {}, m_now + 10).code, 1);
+        QCOMPARE(admit("live", m("0.25"), 8).code, 1);
+        m_now += 11;
+        QCOMPARE(admit("next", m("2.75")).code, 1); // 3 - 0.25: both dead ones released
+        QCOMPARE(totals("kr8"), QByteArray("250000000"));
+        QCOMPARE(totals("res"), QByteArray("3000000000"));
+        auto kr7 = m_redis->command({"HEXISTS", UserKeys::of(m_user).totals, "kr7"});
+        QCOMPARE(kr7->integer, 1); // "next" reserved on key 7 again
+        QCOMPARE(totals("kr7"), QByteArray("2750000000"));
     }
 
     void keySpendingCap()

@@ -76,6 +76,16 @@ void TestMoney::parseAndFormat()
     QVERIFY2(m.ok(), qPrintable(m.ok() ? QString() : m.error().message));
     QCOMPARE(m->toString(), canonical);
     QCOMPARE(m->toTrimmedString(), trimmed);
+    // The byte forms for hot paths say the same: canonical text, and the nanos as an integer.
+    QByteArray appended("x=");
+    m->appendTo(appended);
+    QCOMPARE(appended, "x=" + canonical.toLatin1());
+    QByteArray nanos = canonical.toLatin1();
+    nanos.remove(nanos.indexOf('.'), 1);
+    const bool negative = nanos.startsWith('-');
+    while (nanos.size() > (negative ? 2 : 1) && nanos.at(negative ? 1 : 0) == '0')
+        nanos.remove(negative ? 1 : 0, 1);
+    QCOMPARE(m->nanosText(), nanos == "-0" ? QByteArray("0") : nanos);
     // Both printed forms parse back to the same value.
     QCOMPARE(Money::parse(m->toString()).value(), *m);
     QCOMPARE(Money::parse(m->toTrimmedString()).value(), *m);
