@@ -6,11 +6,16 @@
 #
 #   bench/proxy/run.sh [--build DIR] [--duration SECONDS] [--rounds N] [--streams N] [--no-sse]
 #                      [--no-reservation] [--baseline LLMPOOL_BINARY] [--perf FILE]
-#                      [--hold]
+#                      [--hold] [--settle during|after]
 #
 # Billing is on as in production (reservation in Redis before the upstream call, the usage event
 # on the Redis Stream before the response ends, the in-process worker writing PostgreSQL), all on
 # the gateway's core. --no-reservation turns admission off ([billing] reservation = false).
+# --settle after runs no usage worker while wrk runs (the gateway still reserves in Redis and puts
+# every event on the Redis Stream before the response ends); afterwards `llmpool worker` drains
+# the stream and the run checks that every request was settled. That separates the data plane from
+# PostgreSQL's share of the 2 cores (in production the worker and PostgreSQL are elsewhere;
+# bench/pipeline measures the settling alone). Default: during (in-process worker).
 # --baseline adds another llmpool binary (e.g. a build of an older commit) as a fourth target,
 # measured in the same rounds with the same database and key. --perf FILE records the gateway
 # (perf record -g) during its last c=64 run into FILE, for `perf report -i FILE`. --hold sets
@@ -31,6 +36,7 @@ RESERVATION=true
 BASELINE=
 PERF_OUT=
 HOLD=0
+SETTLE=during
 while [ $# -gt 0 ]; do
     case "$1" in
     --build) BUILD=$(cd "$2" && pwd); shift 2 ;;
@@ -41,6 +47,8 @@ while [ $# -gt 0 ]; do
     --no-reservation) RESERVATION=false; shift ;;
     --baseline) BASELINE=$(realpath "$2"); shift 2 ;;
     --hold) HOLD=1; shift ;;
+    --settle) SETTLE=$2; shift 2
+        case "$SETTLE" in during|after) ;; *) echo "--settle takes during or after" >&2; exit 2 ;; esac ;;
     --perf) PERF_OUT=$(realpath -m "$2"); shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
     esac
@@ -98,6 +106,8 @@ url = "$REDIS_URL"
 [billing]
 reservation = $RESERVATION
 spool_dir = "$TMP/spool"
+[worker]
+in_process = $([ "$SETTLE" = during ] && echo true || echo false)
 CONF
 "$LLMPOOL" migrate --config "$TMP/llmpool.toml" >/dev/null
 psql -d llmpool_bench -qc "INSERT INTO upstreams (name, kind, api_base, api_key_encrypted, api_key_format)
@@ -246,4 +256,33 @@ if [ "$SSE" = 1 ]; then
     echo "gateway: $via"
     echo "gateway CPU per stream: $(awk -v d=$((cpu_after - cpu_before)) -v t="$ticks" -v n="$STREAMS" 'BEGIN{printf "%.2f", d*1000/t/n}') ms;" \
         "peak RSS $(awk '/VmHWM/ {print $2 " " $3}' "/proc/$GATEWAY_PID/status")"
+fi
+
+if [ "$SETTLE" = after ]; then
+    echo
+    REDIS_CLI=(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --no-auth-warning -a "$REDIS_PASSWORD")
+    backlog=$("${REDIS_CLI[@]}" XLEN llmpool:usage)
+    settled_before=$(psql -d llmpool_bench -Atc "SELECT count(*) FROM usage_events")
+    start=$(date +%s.%N)
+    "$LLMPOOL" worker --config "$TMP/llmpool.toml" >"$TMP/worker.log" 2>&1 &
+    WORKER_PID=$!
+    PIDS+=($WORKER_PID)
+    deadline=$((SECONDS + 600))
+    while [ "$("${REDIS_CLI[@]}" XLEN llmpool:usage)" != 0 ]; do
+        [ $SECONDS -lt $deadline ] || { echo "the worker did not drain the stream in 600 s" >&2; exit 1; }
+        sleep 0.2
+    done
+    elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN{print e-s}')
+    settled=$(( $(psql -d llmpool_bench -Atc "SELECT count(*) FROM usage_events") - settled_before ))
+    kill "$WORKER_PID"
+    echo "settled after the run: $settled of $backlog queued events in ${elapsed}s" \
+        "($(awk -v n="$settled" -v t="$elapsed" 'BEGIN{printf "%.0f", n/t}') events/s, \`llmpool worker\` unpinned)"
+    [ "$settled" = "$backlog" ] || { echo "settled $settled events, but $backlog were queued" >&2; exit 1; }
+    # Every event with a cost has its spend entry (requests cut by wrk at the end of a run, 499,
+    # may cost nothing).
+    unpriced=$(psql -d llmpool_bench -Atc "SELECT count(*) FROM usage_events e WHERE e.cost > 0 AND NOT EXISTS
+        (SELECT 1 FROM ledger_entries l WHERE l.user_id = e.user_id AND l.unique_request_id = e.request_id)")
+    [ "$unpriced" = 0 ] || { echo "$unpriced settled events with a cost have no spend entry" >&2; exit 1; }
+    echo "events by status: $(psql -d llmpool_bench -Atc "SELECT string_agg(status || ': ' || n, ', ' ORDER BY status)
+        FROM (SELECT status, count(*) n FROM usage_events GROUP BY status) s")"
 fi

@@ -4,6 +4,7 @@
 #include "Log.h"
 #include "billing/BillingRedis.h"
 #include "billing/BillingScripts.h"
+#include "billing/DeadlineQueue.h"
 #include "billing/UsageSpool.h"
 #include "storage/Database.h"
 #include "storage/RedisClient.h"
@@ -33,23 +34,17 @@ bool shouldWarn()
     return now - prev >= 5'000 && last.compare_exchange_strong(prev, now);
 }
 
-// A deadline that is cancelled as soon as the answer comes (disarm). QTimer::singleShot would leave
-// every request's timer running for its full length: under load, thousands of them in the event
-// loop's timer list, which costs on every insertion.
-QPointer<QTimer> armDeadline(QObject *parent, std::function<void()> onTimeout)
+// A deadline that is cancelled as soon as the answer comes (disarm): this thread's queue of
+// kRedisDeadlineMs deadlines, not a QTimer per wait (see DeadlineQueue).
+DeadlineQueue::Id armDeadline(QObject *context, std::function<void()> onTimeout)
 {
-    auto *timer = new QTimer(parent);
-    timer->setSingleShot(true);
-    QObject::connect(timer, &QTimer::timeout, timer, std::move(onTimeout));
-    timer->start(kRedisDeadlineMs);
-    return timer;
+    return DeadlineQueue::forThread(kRedisDeadlineMs).arm(context, std::move(onTimeout));
 }
 
-void disarm(const QPointer<QTimer> &timer)
+void disarm(DeadlineQueue::Id &id)
 {
-    if (timer) {
-        timer->stop();
-        timer->deleteLater();
+    if (id != 0) {
+        DeadlineQueue::forThread(kRedisDeadlineMs).cancel(std::exchange(id, 0));
     }
 }
 
@@ -222,7 +217,7 @@ void BillingService::reserve(const AdmissionRequest &request, QObject *context, 
     struct Answer
     {
         std::function<void(Status)> done;
-        QPointer<QTimer> deadline;
+        DeadlineQueue::Id deadline = 0;
     };
     auto answer = std::make_shared<Answer>();
     answer->done = std::move(doneOnce);
@@ -369,7 +364,7 @@ void BillingService::record(UsageEvent event, QObject *context, std::function<vo
         QByteArray requestId;
         QPointer<QObject> requester;
         std::function<void()> durable;
-        QPointer<QTimer> deadline;
+        DeadlineQueue::Id deadline = 0;
         bool settled = false;
     };
     auto pending = std::make_shared<Pending>(
@@ -393,6 +388,9 @@ void BillingService::record(UsageEvent event, QObject *context, std::function<vo
     // that is gone by then must still have its event spooled if Redis refuses it.
     runScript(redis, finishScript(), finishKeys(event.userId), std::move(args), redis,
               [settle](Result<RedisReply> reply) { settle(reply.ok()); });
+    if (pending->settled) {
+        return; // answered at once (refused before it was sent)
+    }
     pending->deadline = armDeadline(redis, [this, settle, pending] {
         if (shouldWarn()) {
             qCWarning(lcUsage).noquote() << pending->requestId << "Redis did not answer within" << kRedisDeadlineMs
