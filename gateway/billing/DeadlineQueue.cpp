@@ -1,8 +1,10 @@
 #include "billing/DeadlineQueue.h"
 
+#include <QHash>
+#include <QThread>
+#include <QThreadStorage>
 #include <QTimerEvent>
 
-#include <map>
 #include <memory>
 
 namespace llmpool::gateway::billing {
@@ -15,16 +17,19 @@ DeadlineQueue::DeadlineQueue(int lengthMs, QObject *parent)
 
 DeadlineQueue &DeadlineQueue::forThread(int lengthMs)
 {
-    thread_local std::map<int, std::unique_ptr<DeadlineQueue>> queues;
-    auto &queue = queues[lengthMs];
+    // QThreadStorage, not thread_local: Qt destroys it while the thread's data (and event
+    // dispatcher, which the timer unregisters from) still exist.
+    static QThreadStorage<QHash<int, std::shared_ptr<DeadlineQueue>>> queues;
+    auto &queue = queues.localData()[lengthMs];
     if (!queue) {
-        queue = std::make_unique<DeadlineQueue>(lengthMs);
+        queue = std::make_shared<DeadlineQueue>(lengthMs);
     }
     return *queue;
 }
 
 DeadlineQueue::Id DeadlineQueue::arm(QObject *context, std::function<void()> onTimeout)
 {
+    Q_ASSERT(QThread::currentThread() == thread());
     const qint64 now = m_clock.elapsed();
     m_entries.push_back(Entry{now + m_lengthMs, context != nullptr, QPointer<QObject>(context), std::move(onTimeout)});
     const Id id = m_frontId + m_entries.size() - 1;
@@ -36,6 +41,7 @@ DeadlineQueue::Id DeadlineQueue::arm(QObject *context, std::function<void()> onT
 
 void DeadlineQueue::cancel(Id id)
 {
+    Q_ASSERT(QThread::currentThread() == thread()); // ids are per queue: cancel where armed
     if (id < m_frontId || id >= m_frontId + m_entries.size()) {
         return;
     }
