@@ -197,6 +197,15 @@ if #fields > 0 then PUT(KEYS[3], fields, redis.call('HMGET', KEYS[3], unpack(fie
 return id
 )LUA";
 
+// KEYS: reservations, totals
+// ARGV: request id
+// Takes back a reservation nobody will use: admission answered after its request had given up
+// (deadline) or gone away. Releasing twice, or a reservation already finished, does nothing.
+constexpr char kRelease[] = R"LUA(
+RELEASE(KEYS[1], {ARGV[1]}, 'kr', 'res', KEYS[2])
+return 1
+)LUA";
+
 // KEYS: wallet, pending, totals, then one keySpend key per key entry
 // ARGV: bal, ver, ttl ms, number of request ids n, n request ids, then per key entry: spent
 // (versions are the wallet's). A state older than the stored one is ignored; pending entries of
@@ -247,6 +256,12 @@ const RedisScript &admitScript()
 const RedisScript &finishScript()
 {
     static const RedisScript script = makeScript("finish", kFinish);
+    return script;
+}
+
+const RedisScript &releaseScript()
+{
+    static const RedisScript script = makeScript("release", kRelease);
     return script;
 }
 

@@ -24,6 +24,7 @@
 //   admit   reserve `amount` for a request if available (and the key's spending cap) covers it
 //   finish  release the reservation, append the event to the stream, hold its cost as pending —
 //           one atomic step, so the money is never both released and unqueued
+//   release take back a reservation whose request will not run (admission answered too late)
 //   sync    store a wallet state (and key spend) from PostgreSQL if it is not older than what is
 //           there, and drop the pending entries of requests PostgreSQL now contains
 
@@ -48,6 +49,7 @@ struct RedisScript
 const RedisScript &admitScript();
 const RedisScript &finishScript();
 const RedisScript &syncScript();
+const RedisScript &releaseScript();
 
 struct UserKeys
 {

@@ -213,19 +213,26 @@ void BillingService::stop()
 void BillingService::reserve(const AdmissionRequest &request, QObject *context, std::function<void(Status)> doneOnce)
 {
     // One answer, whichever comes first: the scripts' verdict or the deadline (a silent Redis must
-    // not hold requests forever). A reservation granted after the deadline expires with its TTL.
+    // not hold requests forever). A reservation granted after the deadline, or after the request
+    // went away, is taken back at once (releaseUnused).
     struct Answer
     {
         std::function<void(Status)> done;
+        QPointer<QObject> requester;
+        bool guarded = false;
         DeadlineQueue::Id deadline = 0;
     };
     auto answer = std::make_shared<Answer>();
     answer->done = std::move(doneOnce);
-    std::function<void(Status)> done = [answer](Status s) {
-        if (answer->done) {
-            disarm(answer->deadline);
-            std::exchange(answer->done, {})(std::move(s));
+    answer->requester = context;
+    answer->guarded = context != nullptr;
+    Verdict done = [answer](Status s) {
+        if (!answer->done || (answer->guarded && !answer->requester)) {
+            return false;
         }
+        disarm(answer->deadline);
+        std::exchange(answer->done, {})(std::move(s));
+        return true;
     };
     answer->deadline = armDeadline(context, [this, done, requestId = request.requestId] {
         m_counters.unavailable.fetch_add(1, std::memory_order_relaxed);
@@ -245,8 +252,7 @@ void BillingService::reserve(const AdmissionRequest &request, QObject *context, 
     });
 }
 
-void BillingService::admit(const AdmissionRequest &request, QObject *context, std::function<void(Status)> done,
-                           int attempt)
+void BillingService::admit(const AdmissionRequest &request, QObject *context, Verdict done, int attempt)
 {
     const UserKeys k = UserKeys::of(request.userId);
     const qint64 now = Clock::instance().nowMSecs();
@@ -257,8 +263,12 @@ void BillingService::admit(const AdmissionRequest &request, QObject *context, st
                            QByteArray::number(now),
                            QByteArray::number(now + m_reservationTtlMs),
                            request.keySpendLimit ? nanosText(*request.keySpendLimit) : QByteArray()};
-    runScript(m_redis->local(), admitScript(), std::move(keys), std::move(args), context,
-              [this, request, context, done = std::move(done), attempt](Result<RedisReply> reply) mutable {
+    // The reply is awaited with the connection as context, not the request's object: a
+    // reservation granted after the request went away must still be taken back.
+    RedisClient *redis = m_redis->local();
+    runScript(redis, admitScript(), std::move(keys), std::move(args), redis,
+              [this, request, context = QPointer<QObject>(context), guarded = context != nullptr,
+               done = std::move(done), attempt](Result<RedisReply> reply) mutable {
                   if (!reply) {
                       m_counters.unavailable.fetch_add(1, std::memory_order_relaxed);
                       if (shouldWarn()) {
@@ -276,8 +286,11 @@ void BillingService::admit(const AdmissionRequest &request, QObject *context, st
                   const QByteArray &text = reply->elements[1].string;
                   switch (code) {
                   case 1:
+                      if (!done(Ok{})) {
+                          releaseUnused(request);
+                          return;
+                      }
                       m_counters.reservations.fetch_add(1, std::memory_order_relaxed);
-                      done(Ok{});
                       return;
                   case 0:
                       m_counters.refused.fetch_add(1, std::memory_order_relaxed);
@@ -292,14 +305,16 @@ void BillingService::admit(const AdmissionRequest &request, QObject *context, st
                           done(billingUnavailable(QStringLiteral("wallet state not loadable")));
                           return;
                       }
+                      if (guarded && !context) {
+                          return; // the request is gone: nothing to load the wallet for
+                      }
                       loadWallet(request, context, std::move(done), attempt + 1);
                       return;
                   }
               });
 }
 
-void BillingService::loadWallet(const AdmissionRequest &request, QObject *context, std::function<void(Status)> done,
-                                int attempt)
+void BillingService::loadWallet(const AdmissionRequest &request, QObject *context, Verdict done, int attempt)
 {
     const qint64 userId = request.userId;
     const qint64 keyId = request.keyId;
@@ -337,6 +352,21 @@ void BillingService::loadWallet(const AdmissionRequest &request, QObject *contex
                        });
         },
         JobRetry::Idempotent);
+}
+
+void BillingService::releaseUnused(const AdmissionRequest &request)
+{
+    m_counters.releasedLate.fetch_add(1, std::memory_order_relaxed);
+    const UserKeys k = UserKeys::of(request.userId);
+    RedisClient *redis = m_redis->local();
+    runScript(redis, releaseScript(), {k.reservations, k.totals}, {request.requestId}, redis,
+              [requestId = request.requestId](Result<RedisReply> reply) {
+                  // Best effort: if this fails too, the reservation expires with its TTL.
+                  if (!reply && shouldWarn()) {
+                      qCWarning(lcUsage).noquote() << requestId << "could not release an unused reservation:"
+                                                   << reply.error().message;
+                  }
+              });
 }
 
 void BillingService::record(UsageEvent event, QObject *context, std::function<void()> durable)

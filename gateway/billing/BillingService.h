@@ -38,6 +38,7 @@ struct BillingCounters
     std::atomic<qint64> reservations{0};  // admitted with a reservation
     std::atomic<qint64> refused{0};       // 402
     std::atomic<qint64> unavailable{0};   // 503: Redis or PostgreSQL unreachable at admission
+    std::atomic<qint64> releasedLate{0};  // reservations granted after their request gave up, taken back
     std::atomic<qint64> recorded{0};      // events queued on the stream directly
     std::atomic<qint64> spooled{0};       // events written to the spool
     std::atomic<qint64> replayed{0};      // spooled events later put on the stream
@@ -63,8 +64,12 @@ public:
     qint64 reservationTtlMs() const { return m_reservationTtlMs; }
 
 private:
-    void admit(const AdmissionRequest &request, QObject *context, std::function<void(Status)> done, int attempt);
-    void loadWallet(const AdmissionRequest &request, QObject *context, std::function<void(Status)> done, int attempt);
+    // `done` delivers the verdict and says whether the request still wanted it (false: the
+    // deadline answered first, or the requester is gone).
+    using Verdict = std::function<bool(Status)>;
+    void admit(const AdmissionRequest &request, QObject *context, Verdict done, int attempt);
+    void loadWallet(const AdmissionRequest &request, QObject *context, Verdict done, int attempt);
+    void releaseUnused(const AdmissionRequest &request);
     void spool(const QByteArray &json, const QByteArray &requestId);
 
     Config m_config;

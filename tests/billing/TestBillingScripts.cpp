@@ -237,6 +237,31 @@ private Q_SLOTS:
         QCOMPARE(totals("kr7"), QByteArray("2750000000"));
     }
 
+    void releaseTakesBackAnUnusedReservation()
+    {
+        sync(m("1"), 1);
+        QCOMPARE(admit("late", m("0.6"), 7).code, 1);
+        QCOMPARE(admit("other", m("0.5")).code, 0);
+        const UserKeys k = UserKeys::of(m_user);
+        const auto release = [&](const QByteArray &rid) {
+            auto reply = runScriptSync(*m_redis, releaseScript(), {k.reservations, k.totals}, {rid});
+            QVERIFY(reply.ok());
+        };
+        release("late");
+        QCOMPARE(totals("res"), QByteArray("0"));
+        auto gone = m_redis->command({"EXISTS", k.reservations, k.totals});
+        QCOMPARE(gone->integer, 0);
+        release("late");    // twice: nothing more
+        release("unknown"); // never reserved: nothing
+        QCOMPARE(admit("other", m("1")).code, 1);
+        // A finished request's reservation is not released again (its cost is pending now).
+        QVERIFY(finish("other", m("0.25")));
+        release("other");
+        QCOMPARE(totals("pend"), QByteArray("250000000"));
+        QCOMPARE(admit("rest", m("0.75")).code, 1);
+        (void)m_redis->command({"DEL", streamKey()});
+    }
+
     void keySpendingCap()
     {
         sync(m("100"), 3, {}, {{7, m("0.5")}});

@@ -99,6 +99,14 @@ test('Redis frozen (SIGSTOP) mid-load: requests are answered, not held — 503 a
     state.stop = true;
     await running;
     await stack.assertBilledOnce(assert, [...new Set(received)], uid);
+    // The admissions Redis ran after it thawed — for requests already refused with 503 — reserved
+    // money nobody will use. None is left behind: each refused request's usage event (queued after
+    // its admission) released it, and an answer that comes after the request gave up is taken back
+    // by the gateway (TestBillingService) — not minutes later, when the reservation's TTL runs out.
+    // (redisCall answers with the reply's first line: ":<n>" for an integer, "$-1" for nil.)
+    await waitFor('no reservation left behind', async () =>
+        (await stack.redisCall(['HLEN', `llmpool:{u${uid}}:r`])) === ':0', { timeoutMs: 10_000 });
+    assert.equal(await stack.redisCall(['HGET', `llmpool:{u${uid}}:s`, 'res']), '$-1', 'no reserved total left');
 });
 
 test('PostgreSQL restarted mid-load (twice): the worker and the gateway reconnect, nothing lost', T, async () => {

@@ -1,0 +1,134 @@
+// BillingService's admission against a real Redis and PostgreSQL: a reservation the request can
+// no longer use (the request went away, or its deadline answered first) is taken back when the
+// late answer comes, instead of holding the user's money until the reservation's TTL.
+
+#include "SharedServices.h"
+#include "StorageTestUtil.h"
+#include "billing/BillingScripts.h"
+#include "billing/BillingService.h"
+#include "storage/RedisPool.h"
+#include "storage/RedisSyncClient.h"
+#include "storage/UserRepository.h"
+#include "storage/WalletRepository.h"
+
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <memory>
+#include <optional>
+
+using namespace llmpool;
+using namespace llmpool::gateway;
+using namespace llmpool::gateway::billing;
+using namespace llmpool::test;
+
+class TestBillingService : public QObject
+{
+    Q_OBJECT
+
+private:
+    std::unique_ptr<SharedServices> m_services;
+    std::unique_ptr<Database> m_db;
+    std::unique_ptr<RedisPool> m_pool;
+    std::unique_ptr<RedisSyncClient> m_redis;
+    std::unique_ptr<BillingService> m_billing;
+    QTemporaryDir m_dir;
+    qint64 m_user = 0;
+    int m_requests = 0;
+
+    AdmissionRequest request(const char *amount)
+    {
+        AdmissionRequest r;
+        r.requestId = "req-test-" + QByteArray::number(++m_requests);
+        r.userId = m_user;
+        r.keyId = 1;
+        r.amount = *Money::parse(QString::fromLatin1(amount));
+        return r;
+    }
+
+    // reserve() with a live requester, waited for.
+    Status reserveAndWait(const AdmissionRequest &r)
+    {
+        QObject requester;
+        std::optional<Status> verdict;
+        m_billing->reserve(r, &requester, [&](Status s) { verdict = std::move(s); });
+        if (!QTest::qWaitFor([&] { return verdict.has_value(); }, 10'000)) {
+            return Error::internal(QStringLiteral("test"), QStringLiteral("no verdict in 10 s"));
+        }
+        return *verdict;
+    }
+
+    qint64 reservationsHeld()
+    {
+        auto reply = m_redis->command({"HLEN", UserKeys::of(m_user).reservations});
+        return reply ? reply->integer : -1;
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        auto services = SharedServices::fromEnv();
+        QVERIFY2(services.ok(), services.ok() ? "" : qPrintable(services.error().message));
+        m_services = std::move(*services);
+        m_db = migratedDatabase(*m_services);
+        NewUser user;
+        user.name = QStringLiteral("billing-service");
+        auto created = m_db->runSync([user](QSqlDatabase &db) { return UserRepository::create(db, user); });
+        QVERIFY(created.ok());
+        m_user = created->id;
+        Movement deposit{m_user, MovementKind::Deposit, *Money::parse(u"10"), QStringLiteral("seed"), std::nullopt};
+        QVERIFY(m_db->runSync([deposit](QSqlDatabase &db) { return WalletRepository::applyMovement(db, deposit); })
+                    .ok());
+
+        RedisClient::Options options;
+        options.url = m_services->redisUrl();
+        m_pool = std::make_unique<RedisPool>(options);
+        m_redis = std::make_unique<RedisSyncClient>(m_services->redisUrl());
+        QVERIFY(m_redis->connect().ok());
+        QVERIFY(m_dir.isValid());
+        Config config;
+        config.redis.url = m_services->redisUrl();
+        config.billing.spoolDir = m_dir.path();
+        m_billing = std::make_unique<BillingService>(config, m_db.get(), m_pool.get());
+    }
+
+    void cleanupTestCase()
+    {
+        m_billing.reset();
+        m_pool.reset();
+    }
+
+    void admitsAndRefuses()
+    {
+        QVERIFY(reserveAndWait(request("4")).ok()); // loads the wallet from PostgreSQL first
+        QCOMPARE(reservationsHeld(), 1);
+        const Status refused = reserveAndWait(request("6.5")); // 10 - 4 = 6 available
+        QVERIFY(!refused.ok());
+        QCOMPARE(refused.error().code, QStringLiteral("insufficient_balance"));
+        QCOMPARE(refused.error().httpStatus, 402);
+        QCOMPARE(reservationsHeld(), 1);
+    }
+
+    void reservationOfAGoneRequestIsTakenBack()
+    {
+        const qint64 releasedBefore = m_billing->counters().releasedLate.load();
+        const qint64 held = reservationsHeld();
+        auto requester = std::make_unique<QObject>();
+        bool answered = false;
+        m_billing->reserve(request("1"), requester.get(), [&](Status) { answered = true; });
+        // Gone before Redis could answer (the command is written on the next event-loop pass):
+        // the script still reserves, and the gateway must give it back.
+        requester.reset();
+        // A second admission on the same connection is answered after the first: once it is, the
+        // gone request's answer has come too.
+        QVERIFY(reserveAndWait(request("0.5")).ok());
+        QTRY_COMPARE_WITH_TIMEOUT(reservationsHeld(), held + 1, 10'000); // the 0.5 only
+        QCOMPARE(m_billing->counters().releasedLate.load(), releasedBefore + 1);
+        QVERIFY(!answered); // nothing was delivered to the gone requester
+        // The money is available again: 10 - 4 (first test) - 0.5 = 5.5.
+        QVERIFY(reserveAndWait(request("5.5")).ok());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestBillingService)
+#include "TestBillingService.moc"
