@@ -1,7 +1,7 @@
 #include "http/HttpServer.h"
 
 #include "Log.h"
-
+#include "http/EpollEventDispatcher.h"
 #include "http/HttpWorker.h"
 
 #include <algorithm>
@@ -129,6 +129,13 @@ Status HttpServer::start()
     for (int i = 0; i < count; ++i) {
         auto thread = std::make_unique<HttpWorkerThread>(m_config, m_router, fds[size_t(i)], *m_shared);
         thread->setObjectName(QStringLiteral("http-%1").arg(i));
+        // epoll unless LLMPOOL_EVENT_DISPATCHER=qt asks for Qt's poll-based dispatcher (see
+        // EpollEventDispatcher: poll's cost grows with every open connection, epoll's does not).
+        if (qgetenv("LLMPOOL_EVENT_DISPATCHER") != "qt") {
+            auto dispatcher = std::make_unique<EpollEventDispatcher>();
+            if (dispatcher->isValid())
+                thread->setEventDispatcher(dispatcher.release());
+        }
         thread->start();
         thread->waitReady();
         m_threads.push_back(std::move(thread));

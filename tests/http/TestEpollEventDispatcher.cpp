@@ -1,0 +1,290 @@
+// EpollEventDispatcher keeps QEventDispatcherUNIX's contract: socket notifiers (level-triggered,
+// HUP reported as readable), timers (single-shot, periodic, 0 ms without starving sockets, killed
+// from a handler), posted events and wake-ups from other threads, notifiers deleted by an earlier
+// handler of the same pass, and fds epoll cannot watch. Each case runs on a thread of its own with
+// the dispatcher installed, and reports its first failure as text.
+
+#include "http/EpollEventDispatcher.h"
+
+#include <QElapsedTimer>
+#include <QEventLoop>
+#include <QSocketNotifier>
+#include <QTemporaryFile>
+#include <QTest>
+#include <QThread>
+#include <QTimer>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+using namespace llmpool::gateway;
+
+namespace {
+
+// Runs `body` on a new thread whose event dispatcher is an EpollEventDispatcher; "" = passed.
+QString onEpollThread(const std::function<QString()> &body)
+{
+    QString failure = QStringLiteral("did not run");
+    std::unique_ptr<QThread> thread(QThread::create([&] {
+        if (!qobject_cast<EpollEventDispatcher *>(QThread::currentThread()->eventDispatcher()))
+            failure = QStringLiteral("the thread's dispatcher is not the epoll one");
+        else
+            failure = body();
+    }));
+    auto *dispatcher = new EpollEventDispatcher;
+    if (!dispatcher->isValid())
+        return QStringLiteral("epoll unavailable");
+    thread->setEventDispatcher(dispatcher);
+    thread->start();
+    if (!thread->wait(30'000))
+        return QStringLiteral("the test thread hung");
+    return failure;
+}
+
+#define EXPECT(cond)                                                                                              \
+    do {                                                                                                          \
+        if (!(cond))                                                                                              \
+            return QStringLiteral("line %1: %2").arg(__LINE__).arg(QLatin1String(#cond));                         \
+    } while (false)
+
+struct Pair
+{
+    int fds[2] = {-1, -1};
+    Pair() { ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds); }
+    ~Pair()
+    {
+        for (int fd : fds)
+            if (fd >= 0)
+                ::close(fd);
+    }
+    void closeOne(int i)
+    {
+        ::close(fds[i]);
+        fds[i] = -1;
+    }
+};
+
+} // namespace
+
+class TestEpollEventDispatcher : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void socketNotifiers()
+    {
+        QCOMPARE(onEpollThread([]() -> QString {
+                     Pair p;
+                     EXPECT(p.fds[0] >= 0);
+                     int reads = 0;
+                     QSocketNotifier readable(p.fds[0], QSocketNotifier::Read);
+                     QObject::connect(&readable, &QSocketNotifier::activated, [&] {
+                         char buf[64];
+                         while (::read(p.fds[0], buf, sizeof buf) > 0) {
+                         }
+                         ++reads;
+                     });
+                     QTest::qWait(20);
+                     EXPECT(reads == 0); // nothing to read: no activation
+                     EXPECT(::write(p.fds[1], "x", 1) == 1);
+                     EXPECT(QTest::qWaitFor([&] { return reads == 1; }, 5000));
+
+                     // Level-triggered: a notifier that does not read is activated again.
+                     int unread = 0;
+                     readable.setEnabled(false);
+                     QSocketNotifier lazy(p.fds[0], QSocketNotifier::Read);
+                     QObject::connect(&lazy, &QSocketNotifier::activated, [&] { ++unread; });
+                     EXPECT(::write(p.fds[1], "y", 1) == 1);
+                     EXPECT(QTest::qWaitFor([&] { return unread >= 3; }, 5000));
+                     lazy.setEnabled(false);
+                     const int stopped = unread;
+                     QTest::qWait(20);
+                     EXPECT(unread == stopped); // disabled: no more
+
+                     // Writable at once; read and write notifiers on one fd both work.
+                     int writable = 0;
+                     QSocketNotifier out(p.fds[0], QSocketNotifier::Write);
+                     QObject::connect(&out, &QSocketNotifier::activated, [&] {
+                         ++writable;
+                         out.setEnabled(false);
+                     });
+                     readable.setEnabled(true);
+                     EXPECT(QTest::qWaitFor([&] { return writable == 1 && reads == 2; }, 5000));
+
+                     // The peer hangs up: reported as readable.
+                     p.closeOne(1);
+                     EXPECT(QTest::qWaitFor([&] { return reads >= 3; }, 5000));
+                     return {};
+                 }),
+                 QString());
+    }
+
+    void timers()
+    {
+        QCOMPARE(onEpollThread([]() -> QString {
+                     QElapsedTimer clock;
+                     clock.start();
+                     qint64 firedAt = -1;
+                     int singles = 0;
+                     QTimer::singleShot(30, [&] {
+                         ++singles;
+                         firedAt = clock.elapsed();
+                     });
+                     QTimer periodic;
+                     int ticks = 0;
+                     QObject::connect(&periodic, &QTimer::timeout, [&] {
+                         if (++ticks == 5)
+                             periodic.stop(); // killed from its own handler
+                     });
+                     periodic.start(5);
+                     EXPECT(periodic.remainingTime() >= 0 && periodic.remainingTime() <= 5);
+                     EXPECT(QTest::qWaitFor([&] { return singles == 1 && ticks == 5; }, 5000));
+                     EXPECT(firedAt >= 30);
+                     QTest::qWait(40);
+                     EXPECT(singles == 1 && ticks == 5 && !periodic.isActive());
+
+                     // A 0 ms timer runs every pass, and sockets still get their turn.
+                     Pair p;
+                     int zeroTicks = 0;
+                     QTimer zero;
+                     QObject::connect(&zero, &QTimer::timeout, [&] { ++zeroTicks; });
+                     zero.start(0);
+                     int reads = 0;
+                     QSocketNotifier readable(p.fds[0], QSocketNotifier::Read);
+                     QObject::connect(&readable, &QSocketNotifier::activated, [&] {
+                         char buf[8];
+                         while (::read(p.fds[0], buf, sizeof buf) > 0) {
+                         }
+                         ++reads;
+                     });
+                     EXPECT(::write(p.fds[1], "z", 1) == 1);
+                     EXPECT(QTest::qWaitFor([&] { return reads == 1 && zeroTicks > 10; }, 5000));
+                     zero.stop();
+                     return {};
+                 }),
+                 QString());
+    }
+
+    void postedEventsAndWakeUpsFromOtherThreads()
+    {
+        std::atomic<QObject *> target{nullptr};
+        std::atomic<int> ran{0};
+        std::atomic<bool> done{false};
+        std::unique_ptr<QThread> poster(QThread::create([&] {
+            while (!target.load())
+                QThread::msleep(1);
+            // The dispatcher thread is blocked in epoll_wait (no timers, no sockets ready): each
+            // post must wake it.
+            for (int i = 0; i < 100; ++i) {
+                QMetaObject::invokeMethod(target.load(), [&] { ran.fetch_add(1); }, Qt::QueuedConnection);
+                QThread::usleep(200);
+            }
+        }));
+        poster->start();
+        QCOMPARE(onEpollThread([&]() -> QString {
+                     QObject receiver;
+                     target.store(&receiver);
+                     QEventLoop loop;
+                     QTimer check;
+                     QObject::connect(&check, &QTimer::timeout, [&] {
+                         if (ran.load() == 100)
+                             loop.quit();
+                     });
+                     check.start(1);
+                     QTimer::singleShot(10'000, &loop, [&] { loop.exit(1); });
+                     const int code = loop.exec();
+                     target.store(nullptr);
+                     done = true;
+                     EXPECT(code == 0);
+                     EXPECT(ran.load() == 100);
+                     return {};
+                 }),
+                 QString());
+        QVERIFY(poster->wait(5000));
+        QVERIFY(done);
+    }
+
+    void quitFromAnotherThread()
+    {
+        // How HttpServer stops its workers: QThread::quit() from the main thread interrupts the
+        // worker's loop, blocked in epoll_wait with nothing to do.
+        std::atomic<bool> running{false};
+        QThread thread;
+        thread.setEventDispatcher(new EpollEventDispatcher);
+        QObject::connect(&thread, &QThread::started, [&] { running = true; });
+        thread.start();
+        QVERIFY(QTest::qWaitFor([&] { return running.load(); }, 5000));
+        QTest::qWait(20);
+        thread.quit();
+        QVERIFY(thread.wait(5000));
+    }
+
+    void notifierDeletedByAnEarlierHandler()
+    {
+        QCOMPARE(onEpollThread([]() -> QString {
+                     Pair a;
+                     Pair b;
+                     auto na = std::make_unique<QSocketNotifier>(a.fds[0], QSocketNotifier::Read);
+                     auto nb = std::make_unique<QSocketNotifier>(b.fds[0], QSocketNotifier::Read);
+                     int fired = 0;
+                     // Whichever runs first deletes the other: it must then never run.
+                     QObject::connect(na.get(), &QSocketNotifier::activated, [&] {
+                         ++fired;
+                         nb.reset();
+                         na->setEnabled(false);
+                     });
+                     QObject::connect(nb.get(), &QSocketNotifier::activated, [&] {
+                         ++fired;
+                         na.reset();
+                         nb->setEnabled(false);
+                     });
+                     // Both ready before the loop looks: one epoll_wait returns both.
+                     EXPECT(::write(a.fds[1], "a", 1) == 1);
+                     EXPECT(::write(b.fds[1], "b", 1) == 1);
+                     QTest::qWait(50);
+                     EXPECT(fired == 1);
+                     return {};
+                 }),
+                 QString());
+    }
+
+    void regularFilesAreAlwaysReady()
+    {
+        QCOMPARE(onEpollThread([]() -> QString {
+                     QTemporaryFile file;
+                     EXPECT(file.open());
+                     EXPECT(file.write("data") == 4);
+                     EXPECT(file.flush());
+                     const int fd = ::open(file.fileName().toLocal8Bit().constData(), O_RDONLY | O_CLOEXEC);
+                     EXPECT(fd >= 0);
+                     int reads = 0;
+                     {
+                         QSocketNotifier readable(fd, QSocketNotifier::Read); // epoll refuses it (EPERM)
+                         QObject::connect(&readable, &QSocketNotifier::activated, [&] {
+                             if (++reads == 3)
+                                 readable.setEnabled(false);
+                         });
+                         const bool ok = QTest::qWaitFor([&] { return reads == 3; }, 5000);
+                         ::close(fd);
+                         EXPECT(ok);
+                     }
+                     // With nothing always-ready left, the loop blocks again: a timer still fires on time.
+                     QElapsedTimer clock;
+                     clock.start();
+                     bool fired = false;
+                     QTimer::singleShot(20, [&] { fired = true; });
+                     EXPECT(QTest::qWaitFor([&] { return fired; }, 5000));
+                     EXPECT(clock.elapsed() >= 20);
+                     return {};
+                 }),
+                 QString());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestEpollEventDispatcher)
+#include "TestEpollEventDispatcher.moc"
