@@ -58,6 +58,27 @@ private Q_SLOTS:
         QVERIFY(filter.sawDone());
     }
 
+    void usageObjectFoundWhateverTheSpacing()
+    {
+        // Pretty-printed by some upstreams: blanks (even a newline inside one data line's JSON is
+        // impossible, but spaces and tabs are not) around the colon.
+        const QByteArray spaced = "data: {\"id\":\"c2\", \"choices\": [], \"usage\" :\t {\"prompt_tokens\": 3, "
+                                  "\"completion_tokens\": 2}}\n\n";
+        // Model output that talks about usage: the key only appears escaped inside a string.
+        const QByteArray talky =
+            "data: {\"id\":\"c2\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\\\"usage\\\": {\"}}],"
+            "\"usage\":null}\n\n";
+        SseRelayFilter filter(true);
+        QCOMPARE(relay(filter, kChunk + talky + spaced + kDone, 9), kChunk + talky + kDone);
+        QVERIFY(filter.usage().has_value());
+        QCOMPARE(filter.usage()->promptTokens, 3);
+        QCOMPARE(filter.usage()->completionTokens, 2);
+        // Only "usage": null everywhere: nothing read, nothing dropped.
+        SseRelayFilter none(true);
+        QCOMPARE(relay(none, kChunk + talky + kDone, 4), kChunk + talky + kDone);
+        QVERIFY(!none.usage().has_value());
+    }
+
     void keepsUsageTheClientAskedFor()
     {
         SseRelayFilter filter(false);
