@@ -52,6 +52,13 @@ QString onEpollThread(const std::function<QString()> &body)
             return QStringLiteral("line %1: %2").arg(__LINE__).arg(QLatin1String(#cond));                         \
     } while (false)
 
+void drain(int fd)
+{
+    char buf[64];
+    while (::read(fd, buf, sizeof buf) > 0) {
+    }
+}
+
 struct Pair
 {
     int fds[2] = {-1, -1};
@@ -84,9 +91,7 @@ private Q_SLOTS:
                      int reads = 0;
                      QSocketNotifier readable(p.fds[0], QSocketNotifier::Read);
                      QObject::connect(&readable, &QSocketNotifier::activated, [&] {
-                         char buf[64];
-                         while (::read(p.fds[0], buf, sizeof buf) > 0) {
-                         }
+                         drain(p.fds[0]);
                          ++reads;
                      });
                      QTest::qWait(20);
@@ -157,9 +162,7 @@ private Q_SLOTS:
                      int reads = 0;
                      QSocketNotifier readable(p.fds[0], QSocketNotifier::Read);
                      QObject::connect(&readable, &QSocketNotifier::activated, [&] {
-                         char buf[8];
-                         while (::read(p.fds[0], buf, sizeof buf) > 0) {
-                         }
+                         drain(p.fds[0]);
                          ++reads;
                      });
                      EXPECT(::write(p.fds[1], "z", 1) == 1);
