@@ -2,6 +2,7 @@
 
 #include "Log.h"
 
+#include <QAbstractEventDispatcher>
 #include <QMetaObject>
 #include <QPointer>
 #include <QSocketNotifier>
@@ -60,9 +61,25 @@ public:
         ac->ev.data = this;
         ac->ev.addRead = [](void *p) { static_cast<RedisConnection *>(p)->m_read.setEnabled(true); };
         ac->ev.delRead = [](void *p) { static_cast<RedisConnection *>(p)->m_read.setEnabled(false); };
-        ac->ev.addWrite = [](void *p) { static_cast<RedisConnection *>(p)->m_write.setEnabled(true); };
-        ac->ev.delWrite = [](void *p) { static_cast<RedisConnection *>(p)->m_write.setEnabled(false); };
+        ac->ev.addWrite = [](void *p) { static_cast<RedisConnection *>(p)->wantWrite(); };
+        ac->ev.delWrite = [](void *p) {
+            auto *connection = static_cast<RedisConnection *>(p);
+            connection->m_wantWrite = false;
+            connection->m_write.setEnabled(false);
+        };
         ac->ev.cleanup = [](void *p) { static_cast<RedisConnection *>(p)->hiredisCleanup(); };
+
+        // Commands are written when the current pass of the event loop ends (awake/aboutToBlock
+        // of the loop's dispatcher): every command of the pass in one write, and no write-interest
+        // toggling per command (with epoll, two epoll_ctl calls each). Only with the dispatchers
+        // known to emit both signals on every pass; otherwise the write notifier does it.
+        QAbstractEventDispatcher *dispatcher = QAbstractEventDispatcher::instance(thread());
+        if (dispatcher &&
+            (dispatcher->inherits("QEventDispatcherUNIX") || dispatcher->inherits("llmpool::gateway::EpollEventDispatcher"))) {
+            connect(dispatcher, &QAbstractEventDispatcher::awake, this, [this] { flushWrites(); });
+            connect(dispatcher, &QAbstractEventDispatcher::aboutToBlock, this, [this] { flushWrites(); });
+            m_flushAtPassEnd = true;
+        }
     }
 
     redisAsyncContext *context() const { return m_ac; }
@@ -89,6 +106,7 @@ public:
     void release()
     {
         m_owner = nullptr;
+        m_wantWrite = false;
         m_read.setEnabled(false);
         m_write.setEnabled(false);
         if (!m_ac) {
@@ -124,6 +142,31 @@ private:
         --m_depth; // `this` is still alive: deletion is always deferred
     }
 
+    // hiredis has output: wait for the end of the pass (connected, not inside our own flush), or
+    // for the socket to be writable (connecting, or the socket buffer is full).
+    void wantWrite()
+    {
+        if (m_flushAtPassEnd && !m_flushing && m_ac && (m_ac->c.flags & REDIS_CONNECTED)) {
+            m_wantWrite = true;
+            return;
+        }
+        m_write.setEnabled(true);
+    }
+
+    void flushWrites()
+    {
+        if (!m_wantWrite || !m_ac)
+            return;
+        m_wantWrite = false;
+        if (m_depth > 0) {
+            m_write.setEnabled(true); // a nested event loop inside a hiredis call: do not re-enter
+            return;
+        }
+        m_flushing = true;
+        handleWrite(); // a short write calls addWrite again: the notifier takes over
+        m_flushing = false;
+    }
+
     void handleWrite()
     {
         if (!m_ac)
@@ -153,6 +196,9 @@ private:
     RedisConnector *m_owner;
     const quint64 m_generation;
     int m_depth = 0; // > 0 while a call into hiredis made from here is running
+    bool m_flushAtPassEnd = false;
+    bool m_wantWrite = false;
+    bool m_flushing = false;
     QSocketNotifier m_read;
     QSocketNotifier m_write;
 };
