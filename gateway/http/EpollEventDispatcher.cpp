@@ -95,36 +95,50 @@ void EpollEventDispatcher::unregisterSocketNotifier(QSocketNotifier *notifier)
 void EpollEventDispatcher::updateInterest(int fd, Watched &w)
 {
     if (!w.read && !w.write && !w.exception) {
-        if (w.inEpoll)
-            epoll_ctl(m_epoll, EPOLL_CTL_DEL, fd, nullptr); // fails harmlessly if the fd was closed first
         if (w.alwaysReady)
             --m_alwaysReady;
-        m_watched.remove(fd);
+        if (!w.inEpoll || w.alwaysReady) {
+            m_watched.remove(fd);
+            return;
+        }
+        // Lazy: the fd stays in epoll until it reports an event (removed then) or is registered
+        // again. curl drops and re-adds a kept-alive connection's socket around every transfer:
+        // this saves one epoll_ctl of the two.
+        w.idle = true;
         return;
     }
-    if (!w.inEpoll && w.alwaysReady)
+    if (w.alwaysReady)
         return; // a regular file: nothing to tell epoll
+    const uint32_t events = (w.read ? uint32_t(EPOLLIN | EPOLLRDHUP) : 0u) | (w.write ? uint32_t(EPOLLOUT) : 0u) |
+                            (w.exception ? uint32_t(EPOLLPRI) : 0u);
     epoll_event ev{};
-    ev.events = (w.read ? uint32_t(EPOLLIN | EPOLLRDHUP) : 0u) | (w.write ? uint32_t(EPOLLOUT) : 0u) |
-                (w.exception ? uint32_t(EPOLLPRI) : 0u);
+    ev.events = events;
     ev.data.fd = fd;
     if (w.inEpoll) {
-        if (epoll_ctl(m_epoll, EPOLL_CTL_MOD, fd, &ev) == 0)
+        if (!w.idle && events == w.armed)
             return;
+        // After an idle spell the fd may have been closed (epoll forgot it) and its number reused:
+        // MOD then fails with ENOENT and it is added afresh.
+        if (epoll_ctl(m_epoll, EPOLL_CTL_MOD, fd, &ev) == 0) {
+            w.armed = events;
+            w.idle = false;
+            return;
+        }
         if (errno != ENOENT) {
             qWarning("EpollEventDispatcher: cannot change the events of fd %d: %s", fd, strerror(errno));
             return;
         }
-        // Closed and reused while registered: epoll forgot it. Add it again.
     }
+    w.idle = false;
     if (epoll_ctl(m_epoll, EPOLL_CTL_ADD, fd, &ev) == 0 ||
         (errno == EEXIST && epoll_ctl(m_epoll, EPOLL_CTL_MOD, fd, &ev) == 0)) {
         w.inEpoll = true;
+        w.armed = events;
         return;
     }
+    w.inEpoll = false;
     if (errno == EPERM) {
         // epoll does not watch regular files; poll would report them ready at once.
-        w.inEpoll = false;
         w.alwaysReady = true;
         ++m_alwaysReady;
         return;
@@ -293,9 +307,16 @@ int EpollEventDispatcher::activateSockets(const epoll_event *events, int count)
             ++handled;
             continue;
         }
-        auto it = m_watched.constFind(fd);
-        if (it != m_watched.cend())
-            collect(fd, *it, events[i].events);
+        auto it = m_watched.find(fd);
+        if (it == m_watched.end())
+            continue;
+        if (it->idle) {
+            // Nobody wants it any more (see updateInterest): now it leaves epoll.
+            epoll_ctl(m_epoll, EPOLL_CTL_DEL, fd, nullptr);
+            m_watched.erase(it);
+            continue;
+        }
+        collect(fd, *it, events[i].events);
     }
     if (m_alwaysReady > 0) {
         for (auto it = m_watched.cbegin(); it != m_watched.cend(); ++it) {

@@ -21,6 +21,7 @@
 #include <QPointer>
 
 #include <atomic>
+#include <cstdint>
 #include <map>
 
 class QSocketNotifier;
@@ -60,6 +61,8 @@ private:
         QSocketNotifier *exception = nullptr;
         bool inEpoll = false;
         bool alwaysReady = false; // epoll refused the fd (a regular file): reported ready every pass
+        bool idle = false;        // no notifier left, still in epoll until it reports or returns
+        uint32_t armed = 0;       // the events epoll watches for it
     };
     struct Timer
     {

@@ -129,6 +129,49 @@ private Q_SLOTS:
                  QString());
     }
 
+    void notifiersComeAndGoOnOneFd()
+    {
+        QCOMPARE(onEpollThread([]() -> QString {
+                     // As curl does around every transfer on a kept-alive connection: the notifier
+                     // goes away and comes back (the fd idles in epoll meanwhile).
+                     auto p = std::make_unique<Pair>();
+                     int reads = 0;
+                     auto watch = [&](int fd) {
+                         auto n = std::make_unique<QSocketNotifier>(fd, QSocketNotifier::Read);
+                         QObject::connect(n.get(), &QSocketNotifier::activated, [&reads, fd] {
+                             drain(fd);
+                             ++reads;
+                         });
+                         return n;
+                     };
+                     for (int round = 1; round <= 3; ++round) {
+                         auto n = watch(p->fds[0]);
+                         EXPECT(::write(p->fds[1], "r", 1) == 1);
+                         EXPECT(QTest::qWaitFor([&] { return reads == round; }, 5000));
+                     }
+                     // Data arrives for an idle fd: nobody is told, and the loop does not spin on it.
+                     EXPECT(::write(p->fds[1], "s", 1) == 1);
+                     int passes = 0;
+                     auto *dispatcher = QThread::currentThread()->eventDispatcher();
+                     auto counting = QObject::connect(dispatcher, &QAbstractEventDispatcher::awake, [&] { ++passes; });
+                     QTest::qWait(50);
+                     QObject::disconnect(counting);
+                     EXPECT(reads == 3);
+                     EXPECT(passes < 20);
+                     // Closed while idle, its number reused by a new socket: watched afresh.
+                     const int number = p->fds[0];
+                     p.reset();
+                     auto q = std::make_unique<Pair>();
+                     EXPECT(q->fds[0] == number || q->fds[1] == number);
+                     const int reader = q->fds[0] == number ? 0 : 1;
+                     auto n = watch(q->fds[reader]);
+                     EXPECT(::write(q->fds[1 - reader], "t", 1) == 1);
+                     EXPECT(QTest::qWaitFor([&] { return reads == 4; }, 5000));
+                     return {};
+                 }),
+                 QString());
+    }
+
     void timers()
     {
         QCOMPARE(onEpollThread([]() -> QString {
