@@ -72,7 +72,9 @@ public:
         // Commands are written when the current pass of the event loop ends (awake/aboutToBlock
         // of the loop's dispatcher): every command of the pass in one write, and no write-interest
         // toggling per command (with epoll, two epoll_ctl calls each). Only with the dispatchers
-        // known to emit both signals on every pass; otherwise the write notifier does it.
+        // known to emit both signals on every pass; otherwise the write notifier does it. (A
+        // command issued from another aboutToBlock slot that runs after ours would wait for the
+        // loop's next wake-up: nothing does that.)
         QAbstractEventDispatcher *dispatcher = QAbstractEventDispatcher::instance(thread());
         if (dispatcher &&
             (dispatcher->inherits("QEventDispatcherUNIX") || dispatcher->inherits("llmpool::gateway::EpollEventDispatcher"))) {
