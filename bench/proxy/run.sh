@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The data plane's overhead: a small non-streaming chat completion through (1) nothing — the mock
 # upstream directly, (2) nginx as a plain reverse proxy, (3) the gateway with a real key check,
-# in the same run, alternating. Then 1,000 concurrent SSE streams (40 chunks, 50 ms apart) through
-# the gateway and directly, with the gateway's CPU per stream and peak RSS.
+# in the same run, alternating. Then 1,000 concurrent SSE streams (40 chunks, 50 ms apart) directly,
+# through the gateway (its CPU per stream and peak RSS) and through nginx (its worker's CPU per stream).
 #
 #   bench/proxy/run.sh [--build DIR] [--duration SECONDS] [--rounds N] [--streams N] [--no-sse]
 #                      [--no-reservation] [--baseline LLMPOOL_BINARY] [--perf FILE]
@@ -256,6 +256,14 @@ if [ "$SSE" = 1 ]; then
     echo "gateway: $via"
     echo "gateway CPU per stream: $(awk -v d=$((cpu_after - cpu_before)) -v t="$ticks" -v n="$STREAMS" 'BEGIN{printf "%.2f", d*1000/t/n}') ms;" \
         "peak RSS $(awk '/VmHWM/ {print $2 " " $3}' "/proc/$GATEWAY_PID/status")"
+    # nginx (its one worker process) through the same streams, for the same figure.
+    nginx_worker=$(pgrep -P "$(cat "$TMP/nginx/nginx.pid")" | head -n 1)
+    cpu_before=$(awk '{print $14+$15}' "/proc/$nginx_worker/stat")
+    via=$(taskset -c 1 node "$ROOT/bench/proxy/sse.mjs" "http://127.0.0.1:$NGINX_PORT/v1/chat/completions" \
+        unused gpt-4o-mini "$STREAMS" 40 50)
+    cpu_after=$(awk '{print $14+$15}' "/proc/$nginx_worker/stat")
+    echo "nginx:   $via"
+    echo "nginx CPU per stream: $(awk -v d=$((cpu_after - cpu_before)) -v t="$ticks" -v n="$STREAMS" 'BEGIN{printf "%.2f", d*1000/t/n}') ms"
 fi
 
 if [ "$SETTLE" = after ]; then
