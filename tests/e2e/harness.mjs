@@ -566,22 +566,9 @@ export class Stack {
     // Restarts the private PostgreSQL (fast shutdown: every session is cut, as in a real restart),
     // on the same port and data directory; resolves once it accepts logins again.
     async restartPostgres() {
-        const s = this.services;
-        const pid = this.postgresPid ?? Number(s.POSTGRES_PID);
-        process.kill(pid, 'SIGINT');
-        await waitFor('PostgreSQL to stop', async () => {
-            try { process.kill(pid, 0); return false; } catch { return true; }
-        }, { timeoutMs: 30_000 });
-        const dir = s.SERVICES_DIR;
-        const bin = (await execFileAsync('sh', ['-c', 'ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1'])).stdout.trim();
-        const child = spawn('/usr/bin/setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', '--',
-            `${bin}/postgres`, '-D', `${dir}/pgdata`, '-p', s.PGPORT, '-k', `${dir}/sock`,
-            '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off',
-            '-c', 'full_page_writes=off', '-c', 'max_connections=300', '-c', 'shared_buffers=32MB',
-            '-c', 'unix_socket_permissions=0777', '-c', 'logging_collector=off'],
-        { detached: true, stdio: 'ignore', cwd: dir });
-        child.unref();
-        this.postgresPid = child.pid;
+        // The same server on the same port and data, as llmpool-test-services started it.
+        await execFileAsync(this.servicesBin, ['restart-postgres', this.servicesDir], { timeout: 120_000 });
+        this.services = readServicesFile(join(this.servicesDir, 'services.env'));
         await waitFor('PostgreSQL to accept logins', async () => (await this.psql('postgres', 'SELECT 1')) === '1',
             { timeoutMs: 30_000, intervalMs: 100 });
     }
@@ -681,9 +668,6 @@ export class Stack {
             await this.psql('postgres', `DROP DATABASE IF EXISTS ${this.database} WITH (FORCE)`).catch(() => {});
         }
         if (this.servicesDir) {
-            if (this.postgresPid) {
-                try { process.kill(this.postgresPid, 'SIGQUIT'); } catch { /* gone */ }
-            }
             await execFileAsync(this.servicesBin, ['stop', this.servicesDir], { timeout: 60_000 }).catch(() => {});
             this.servicesDir = null;
         }

@@ -323,12 +323,15 @@ Status TestServices::startPostgres()
     return failure(QStringLiteral("no free port for PostgreSQL after %1 attempts").arg(kPortAttempts));
 }
 
-Status TestServices::startPostgresOnce(bool *portClash)
+namespace {
+
+// How the suite runs postgres on DIR's data: the first start and every restart alike.
+ChildProcess::Options postgresServer(const QString &binDir, const QString &dir, int port, bool detached)
 {
     ChildProcess::Options o;
-    o.program = m_pgBinDir + QStringLiteral("/postgres");
-    o.arguments = {QStringLiteral("-D"), m_dir + QStringLiteral("/pgdata"), QStringLiteral("-p"),
-                   QString::number(m_pgPort), QStringLiteral("-k"), m_dir + QStringLiteral("/sock"),
+    o.program = binDir + QStringLiteral("/postgres");
+    o.arguments = {QStringLiteral("-D"), dir + QStringLiteral("/pgdata"), QStringLiteral("-p"),
+                   QString::number(port), QStringLiteral("-k"), dir + QStringLiteral("/sock"),
                    // Throwaway data: durability off, speed on.
                    QStringLiteral("-c"), QStringLiteral("listen_addresses=127.0.0.1"), QStringLiteral("-c"),
                    QStringLiteral("fsync=off"), QStringLiteral("-c"), QStringLiteral("synchronous_commit=off"),
@@ -336,10 +339,18 @@ Status TestServices::startPostgresOnce(bool *portClash)
                    QStringLiteral("max_connections=300"), QStringLiteral("-c"), QStringLiteral("shared_buffers=32MB"),
                    QStringLiteral("-c"), QStringLiteral("unix_socket_permissions=0777"), QStringLiteral("-c"),
                    QStringLiteral("logging_collector=off")};
-    o.workingDirectory = m_dir;
-    o.logFile = m_dir + QStringLiteral("/postgres.log");
+    o.workingDirectory = dir;
+    o.logFile = dir + QStringLiteral("/postgres.log");
     o.asPostgresUser = true;
-    o.detached = m_options.detached;
+    o.detached = detached;
+    return o;
+}
+
+} // namespace
+
+Status TestServices::startPostgresOnce(bool *portClash)
+{
+    const ChildProcess::Options o = postgresServer(m_pgBinDir, m_dir, m_pgPort, m_options.detached);
     Result<qint64> pid = ChildProcess::spawn(o);
     if (!pid)
         return pid.takeError();
@@ -611,6 +622,58 @@ Status TestServices::stopDetached(const QString &envFilePath)
         QDir(dir).removeRecursively();
     QFile::remove(envFilePath);
     return ok ? Status(Ok{}) : Status(failure(QStringLiteral("some test servers did not stop")));
+}
+
+Status TestServices::restartPostgresDetached(const QString &envFilePath)
+{
+    QFile file(envFilePath);
+    if (!file.open(QIODevice::ReadOnly))
+        return failure(QStringLiteral("cannot read %1: %2").arg(envFilePath, file.errorString()));
+    const QString contents = QString::fromUtf8(file.readAll());
+    file.close();
+    const QHash<QString, QString> env = readEnvFile(envFilePath);
+    const QString dir = env.value(QStringLiteral("SERVICES_DIR"));
+    const int port = env.value(QStringLiteral("PGPORT")).toInt();
+    const QString binDir = postgresBinDir();
+    if (dir.isEmpty() || port <= 0 || binDir.isEmpty())
+        return failure(QStringLiteral("%1 describes no PostgreSQL to restart").arg(envFilePath));
+    // SIGINT = fast shutdown, as an operator's restart would do; only if it still is our server.
+    const qint64 old = env.value(QStringLiteral("POSTGRES_PID")).toLongLong();
+    if (old > 0 && ChildProcess::belongsTo(old, dir) && !ChildProcess::terminate(old, SIGINT, 30'000, false))
+        return failure(QStringLiteral("PostgreSQL (pid %1) did not stop").arg(old));
+
+    const ChildProcess::Options o = postgresServer(binDir, dir, port, true);
+    Result<qint64> pid = ChildProcess::spawn(o);
+    if (!pid)
+        return pid.takeError();
+    PgAdminParams admin;
+    admin.port = port;
+    admin.password = env.value(QStringLiteral("PGPASSWORD"));
+    QElapsedTimer timer;
+    timer.start();
+    Status ping = PgAdmin::ping(admin, 2);
+    while (!ping && timer.elapsed() < 60'000) {
+        if (const auto exit = ChildProcess::reap(*pid))
+            return failure(QStringLiteral("postgres exited at restart (%1):\n%2").arg(*exit).arg(tail(o.logFile)));
+        QThread::msleep(25);
+        ping = PgAdmin::ping(admin, 2);
+    }
+    if (!ping)
+        return failure(QStringLiteral("PostgreSQL did not accept logins after a restart: %1").arg(ping.error().message));
+
+    // The new pid in the env file, the rest as it was.
+    QStringList lines = contents.split(QLatin1Char('\n'));
+    for (QString &line : lines) {
+        if (line.startsWith(QLatin1String("POSTGRES_PID=")))
+            line = QStringLiteral("POSTGRES_PID='%1'").arg(*pid);
+    }
+    QSaveFile out(envFilePath);
+    if (!out.open(QIODevice::WriteOnly))
+        return failure(QStringLiteral("cannot write %1: %2").arg(envFilePath, out.errorString()));
+    out.write(lines.join(QLatin1Char('\n')).toUtf8());
+    if (!out.commit())
+        return failure(QStringLiteral("cannot write %1: %2").arg(envFilePath, out.errorString()));
+    return Ok{};
 }
 
 void TestServices::sweepOrphans()

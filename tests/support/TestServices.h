@@ -97,6 +97,9 @@ public:
     // Ends the detached servers an env file describes and removes their directory and the file.
     // Idempotent: a missing file or dead servers are fine.
     static Status stopDetached(const QString &envFilePath);
+    // Restarts the detached PostgreSQL an env file describes (fast shutdown, then the same server
+    // on the same port and data), waits until it accepts logins and records its new pid there.
+    static Status restartPostgresDetached(const QString &envFilePath);
 
     // The suite-wide services of the ctest fixture, or private ones (see SharedServices).
     static Result<std::unique_ptr<SharedServices>> shared();
