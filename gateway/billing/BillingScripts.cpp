@@ -121,6 +121,8 @@ end
 // A reservation is "<amount> <key id> <expiry ms>" in the reservations hash. One whose gateway died
 // holds its amount until a request is refused for want of it: then the hash (requests in flight
 // only) is searched for expired ones, at most once a second per user ('sw' in the wallet hash).
+// Entries of gateways from before that format ("<amount> <key id>") have their expiry in the
+// sorted set llmpool:{uU}:x those versions kept; it is read there (mixed versions while upgrading).
 constexpr char kAdmit[] = R"LUA(
 local w = redis.call('HMGET', KEYS[1], 'bal', 'sw')
 local bal = w[1]
@@ -158,17 +160,28 @@ while true do
   swept = true
   redis.call('HSET', KEYS[1], 'sw', ARGV[4])
   local all = redis.call('HGETALL', KEYS[2])
-  local dead = {}
+  local dead, deadOlder = {}, {}
+  local x = string.sub(KEYS[2], 1, -2) .. 'x'
   for i = 1, #all, 2 do
-    local _, _, exp = string.match(all[i + 1], '^(%S+) (%S+) ?(%S*)')
+    local _, _, e = string.match(all[i + 1], '^(%S+) (%S+) ?(%S*)')
+    local exp = tonumber(e)
+    local older = not exp
+    if older then
+      -- Written by an older gateway (a rolling upgrade): its expiry is in that version's sorted set.
+      exp = tonumber(redis.call('ZSCORE', x, all[i])) or 0
+    end
     -- (this request's own entry is skipped: its amount is not in the totals)
-    if (tonumber(exp) or 0) <= now and all[i] ~= ARGV[1] then dead[#dead + 1] = all[i] end
+    if exp <= now and all[i] ~= ARGV[1] then
+      dead[#dead + 1] = all[i]
+      if older then deadOlder[#deadOlder + 1] = all[i] end
+    end
   end
   if #dead == 0 then
     redis.call('HDEL', KEYS[2], ARGV[1])
     return verdict
   end
   RELEASE(KEYS[2], dead, 'kr', 'res', KEYS[3])
+  for c = 1, #deadOlder, 500 do redis.call('ZREM', x, unpack(deadOlder, c, math.min(c + 499, #deadOlder))) end
 end
 )LUA";
 

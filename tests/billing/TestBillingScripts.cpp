@@ -262,6 +262,31 @@ private Q_SLOTS:
         (void)m_redis->command({"DEL", streamKey()});
     }
 
+    void reservationsOfAnOlderVersionKeepTheirExpiry()
+    {
+        // A gateway from before the expiry moved into the entry: "<amount> <key>" in the hash, the
+        // expiry in its sorted set (llmpool:{uU}:x), totals as its admit script left them.
+        sync(m("1"), 1);
+        const UserKeys k = UserKeys::of(m_user);
+        const QByteArray x = "llmpool:{u" + QByteArray::number(m_user) + "}:x";
+        QVERIFY(m_redis->command({"HSET", k.reservations, "old-live", "600000000 7"}).ok());
+        QVERIFY(m_redis->command({"ZADD", x, QByteArray::number(m_now + 60'000), "old-live"}).ok());
+        QVERIFY(m_redis->command({"HSET", k.reservations, "old-dead", "300000000 7"}).ok());
+        QVERIFY(m_redis->command({"ZADD", x, QByteArray::number(m_now - 1), "old-dead"}).ok());
+        QVERIFY(m_redis->command({"HSET", k.totals, "res", "900000000", "kr7", "900000000"}).ok());
+        // 0.1 available; asking 0.3 sweeps: the dead one goes, the live one (still in flight on
+        // the older gateway) stays reserved.
+        QCOMPARE(admit("new", m("0.3")).code, 1);
+        QCOMPARE(totals("res"), QByteArray("900000000")); // 0.6 old-live + 0.3 new
+        auto live = m_redis->command({"HEXISTS", k.reservations, "old-live"});
+        QCOMPARE(live->integer, 1);
+        auto dead = m_redis->command({"ZSCORE", x, "old-dead"});
+        QVERIFY(dead.ok() && dead->isNil());
+        QCOMPARE(admit("more", m("0.1")).code, 1);
+        QCOMPARE(admit("too-much", m("0.000000001")).code, 0);
+        (void)m_redis->command({"DEL", x});
+    }
+
     void keySpendingCap()
     {
         sync(m("100"), 3, {}, {{7, m("0.5")}});
