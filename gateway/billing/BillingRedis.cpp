@@ -75,12 +75,12 @@ void syncScriptArgs(const WalletState &state, QList<QByteArray> &keys, QList<QBy
 {
     const UserKeys user = UserKeys::of(state.userId);
     keys = {user.wallet, user.pending, user.totals};
-    args = {nanosText(state.balance), QByteArray::number(state.version), QByteArray::number(kWalletTtlMs),
+    args = {state.balance.nanosText(), QByteArray::number(state.version), QByteArray::number(kWalletTtlMs),
             QByteArray::number(state.settledRequests.size())};
     args << state.settledRequests;
     for (const auto &key : state.keys) {
         keys << user.keySpend(key.keyId);
-        args << nanosText(key.spent);
+        args << key.spent.nanosText();
     }
 }
 

@@ -298,11 +298,6 @@ QByteArray UserKeys::keySpend(qint64 keyId) const
     return key + 'k' + QByteArray::number(keyId);
 }
 
-QByteArray nanosText(Money amount)
-{
-    return amount.nanosText();
-}
-
 Result<Money> moneyFromNanosText(QByteArrayView text)
 {
     if (text.isEmpty()) {

@@ -58,8 +58,7 @@ struct UserKeys
     static UserKeys of(qint64 userId);
 };
 
-// Integer nanos as the scripts' text ("-1500000000"), and back.
-QByteArray nanosText(Money amount);
+// Integer nanos as the scripts' text ("-1500000000", Money::nanosText) back to an amount.
 Result<Money> moneyFromNanosText(QByteArrayView text);
 
 // The command for one script call: EVALSHA sha numkeys keys... args... (EVAL when `withSource`:

@@ -136,7 +136,7 @@ private:
                     return Ok{};
                 }
                 auto reply = runScriptSync(*m_redis, finishScript(), finishKeys(header->userId),
-                                           {header->requestId, nanosText(header->cost),
+                                           {header->requestId, header->cost.nanosText(),
                                             QByteArray::number(header->keyId), line.toByteArray()});
                 if (!reply) {
                     return reply.error();
@@ -258,11 +258,11 @@ void BillingService::admit(const AdmissionRequest &request, QObject *context, Ve
     const qint64 now = Clock::instance().nowMSecs();
     QList<QByteArray> keys{k.wallet, k.reservations, k.totals, k.keySpend(request.keyId)};
     QList<QByteArray> args{request.requestId,
-                           nanosText(request.amount),
+                           request.amount.nanosText(),
                            QByteArray::number(request.keyId),
                            QByteArray::number(now),
                            QByteArray::number(now + m_reservationTtlMs),
-                           request.keySpendLimit ? nanosText(*request.keySpendLimit) : QByteArray()};
+                           request.keySpendLimit ? request.keySpendLimit->nanosText() : QByteArray()};
     // The reply is awaited with the connection as context, not the request's object: a
     // reservation granted after the request went away must still be taken back.
     RedisClient *redis = m_redis->local();
@@ -383,7 +383,7 @@ void BillingService::record(UsageEvent event, QObject *context, std::function<vo
         m_counters.estimated.fetch_add(1, std::memory_order_relaxed);
     }
     QByteArray json = UsageEventJson::encode(event);
-    QList<QByteArray> args{event.requestId, nanosText(event.cost), QByteArray::number(event.keyId), json};
+    QList<QByteArray> args{event.requestId, event.cost.nanosText(), QByteArray::number(event.keyId), json};
     // Whichever comes first settles the event: Redis's answer, or the deadline (a Redis that is
     // connected but silent — frozen, partitioned — must not hold responses' last bytes). After a
     // deadline the event is spooled; if Redis answers later as well, the copy on the stream and the

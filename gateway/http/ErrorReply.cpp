@@ -1,45 +1,10 @@
 #include "http/ErrorReply.h"
 
+#include "JsonText.h"
+
 namespace llmpool::gateway {
 
 namespace {
-
-// JSON string literal (UTF-8, quotes included). Hand-written so the keys keep OpenAI's order.
-void appendJsonString(QByteArray &out, const QString &text)
-{
-    static const char hex[] = "0123456789abcdef";
-    const QByteArray utf8 = text.toUtf8();
-    out.append('"');
-    for (char c : utf8) {
-        const auto u = static_cast<unsigned char>(c);
-        switch (c) {
-        case '"':
-            out.append("\\\"");
-            break;
-        case '\\':
-            out.append("\\\\");
-            break;
-        case '\n':
-            out.append("\\n");
-            break;
-        case '\r':
-            out.append("\\r");
-            break;
-        case '\t':
-            out.append("\\t");
-            break;
-        default:
-            if (u < 0x20 || u == 0x7f) {
-                out.append("\\u00");
-                out.append(hex[u >> 4]);
-                out.append(hex[u & 0xf]);
-            } else {
-                out.append(c);
-            }
-        }
-    }
-    out.append('"');
-}
 
 void appendJsonStringOrNull(QByteArray &out, const QString &text)
 {

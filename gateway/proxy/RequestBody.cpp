@@ -1,6 +1,7 @@
 #include "proxy/RequestBody.h"
 
-#include <QJsonArray>
+#include "JsonText.h"
+
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QJsonParseError>
@@ -127,13 +128,6 @@ QByteArrayView RequestBody::topLevelValue(const QByteArray &json, QByteArrayView
     return QByteArrayView(json.constData() + span.valueBegin, span.valueEnd - span.valueBegin);
 }
 
-QByteArray RequestBody::jsonString(const QString &text)
-{
-    // QJsonDocument escapes exactly as JSON requires; wrap the string in an array and strip it.
-    const QByteArray array = QJsonDocument(QJsonArray{text}).toJson(QJsonDocument::Compact);
-    return array.mid(1, array.size() - 2);
-}
-
 Result<JsonRequestFields> RequestBody::readJson(const QByteArray &body)
 {
     QJsonParseError error;
@@ -198,7 +192,7 @@ Result<QByteArray> RequestBody::rewriteJson(const QByteArray &body, const QStrin
         return Error::invalidRequest(QStringLiteral("invalid_json"),
                                      QStringLiteral("The request body is not a JSON object."));
     }
-    QByteArray out = replaceRange(body, modelSpan.valueBegin, modelSpan.valueEnd, jsonString(model));
+    QByteArray out = replaceRange(body, modelSpan.valueBegin, modelSpan.valueEnd, llmpool::jsonString(model));
     if (!addIncludeUsage) {
         return out;
     }

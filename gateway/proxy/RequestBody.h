@@ -56,9 +56,6 @@ public:
     // is scanned, not parsed: use it on JSON that is known to be well formed, or validate the
     // value afterwards (a reply's `usage` object is parsed on its own).
     static QByteArrayView topLevelValue(const QByteArray &json, QByteArrayView key);
-
-    // Escapes a string as a JSON string literal (with quotes).
-    static QByteArray jsonString(const QString &text);
 };
 
 } // namespace llmpool::gateway

@@ -1,40 +1,13 @@
 #include "usage/UsageEventJson.h"
 
+#include "JsonText.h"
+
 #include <QJsonDocument>
 #include <QJsonObject>
 
 namespace llmpool::gateway {
 
 namespace {
-
-// A JSON string of UTF-8 text: quotes, backslashes and control characters escaped, the rest as is.
-void appendJsonString(QByteArray &out, QByteArrayView text)
-{
-    static constexpr char kHex[] = "0123456789abcdef";
-    out.append('"');
-    qsizetype plain = 0;
-    for (qsizetype i = 0; i < text.size(); ++i) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) {
-            continue;
-        }
-        out.append(text.sliced(plain, i - plain));
-        plain = i + 1;
-        switch (c) {
-        case '"': out.append("\\\""); break;
-        case '\\': out.append("\\\\"); break;
-        case '\n': out.append("\\n"); break;
-        case '\r': out.append("\\r"); break;
-        case '\t': out.append("\\t"); break;
-        default:
-            out.append("\\u00");
-            out.append(kHex[c >> 4]);
-            out.append(kHex[c & 0xf]);
-        }
-    }
-    out.append(text.sliced(plain));
-    out.append('"');
-}
 
 Error invalid(const QString &why)
 {
@@ -50,7 +23,7 @@ QByteArray UsageEventJson::encode(const UsageEvent &e)
     QByteArray out;
     out.reserve(640 + e.model.size() + e.upstreamModel.size() + e.errorCode.size());
     out.append("{\"request_id\":");
-    appendJsonString(out, e.requestId);
+    appendJsonString(out, QByteArrayView(e.requestId));
     const auto number = [&out](const char *name, qint64 value) {
         out.append(name);
         out.append(QByteArray::number(value));
@@ -59,12 +32,12 @@ QByteArray UsageEventJson::encode(const UsageEvent &e)
     number(",\"user_id\":", e.userId);
     number(",\"key_id\":", e.keyId);
     out.append(",\"model\":");
-    appendJsonString(out, e.model.toUtf8());
+    appendJsonString(out, e.model);
     number(",\"upstream_id\":", e.upstreamId);
     out.append(",\"upstream_model\":");
-    appendJsonString(out, e.upstreamModel.toUtf8());
+    appendJsonString(out, e.upstreamModel);
     out.append(",\"endpoint\":");
-    appendJsonString(out, e.endpoint.toUtf8());
+    appendJsonString(out, e.endpoint);
     number(",\"status\":", e.status);
     out.append(e.stream ? ",\"stream\":true" : ",\"stream\":false");
     number(",\"prompt_tokens\":", e.promptTokens);
@@ -99,7 +72,7 @@ QByteArray UsageEventJson::encode(const UsageEvent &e)
     number(",\"bytes_out\":", e.bytesOut);
     if (!e.errorCode.isEmpty()) {
         out.append(",\"error\":");
-        appendJsonString(out, e.errorCode.toUtf8());
+        appendJsonString(out, e.errorCode);
     }
     out.append('}');
     return out;

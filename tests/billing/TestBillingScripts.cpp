@@ -48,9 +48,9 @@ private:
         const UserKeys k = UserKeys::of(m_user);
         auto reply = runScriptSync(*m_redis, admitScript(),
                                    {k.wallet, k.reservations, k.totals, k.keySpend(keyId)},
-                                   {rid, nanosText(amount), QByteArray::number(keyId), QByteArray::number(m_now),
+                                   {rid, amount.nanosText(), QByteArray::number(keyId), QByteArray::number(m_now),
                                     QByteArray::number(expiresAt ? expiresAt : m_now + 60'000),
-                                    limit ? nanosText(*limit) : QByteArray()});
+                                    limit ? limit->nanosText() : QByteArray()});
         if (!reply || !reply->isArray() || reply->elements.size() != 2) {
             qWarning() << (reply ? reply->describe() : reply.error().message);
             return {};
@@ -63,7 +63,7 @@ private:
         const UserKeys k = UserKeys::of(m_user);
         auto reply = runScriptSync(*m_redis, finishScript(),
                                    {k.reservations, k.pending, k.totals, streamKey()},
-                                   {rid, nanosText(cost), QByteArray::number(keyId), "{\"request_id\":\"" + rid + "\"}"});
+                                   {rid, cost.nanosText(), QByteArray::number(keyId), "{\"request_id\":\"" + rid + "\"}"});
         return reply && reply->isString();
     }
 
@@ -119,7 +119,7 @@ private Q_SLOTS:
         QFETCH(QString, money);
         QFETCH(QByteArray, nanos);
         const Money value = *Money::parse(money);
-        QCOMPARE(nanosText(value), nanos);
+        QCOMPARE(value.nanosText(), nanos);
         auto back = moneyFromNanosText(nanos);
         QVERIFY(back.ok());
         QCOMPARE(*back, value);

@@ -1,5 +1,6 @@
 #include "MockRoutes.h"
 
+#include "JsonText.h"
 #include "MockThread.h"
 #include "MockWire.h"
 #include "http/ErrorReply.h"
@@ -173,7 +174,7 @@ bool parseMultipart(const HttpRequest &req, Call &call, QString &error)
         if (name == "file")
             call.fileBytes = content.size();
         else if (name == "model")
-            call.model = MockWire::jsonString(QString::fromUtf8(content)).sliced(1).chopped(1);
+            call.model = llmpool::jsonString(QString::fromUtf8(content)).sliced(1).chopped(1);
         else if (name == "response_format")
             call.responseFormat = content.trimmed().toByteArray();
         pos = contentEnd + next.size();
@@ -391,7 +392,7 @@ void handleDataPlane(MockState &state, Api api, HttpRequest &req, HttpResponder 
         }
     }
     if (deployment) // Azure serves the deployment, whatever the body says
-        call.model = MockWire::jsonString(QString::fromUtf8(*deployment)).sliced(1).chopped(1);
+        call.model = llmpool::jsonString(QString::fromUtf8(*deployment)).sliced(1).chopped(1);
     state.recordRequest(req, call.model);
     if (!bodyOk)
         return replyError(*t, call, res, invalid(bodyError));

@@ -1,5 +1,6 @@
 #include "MockWire.h"
 
+#include "JsonText.h"
 #include "MockSettings.h"
 
 #include <QJsonArray>
@@ -169,30 +170,6 @@ std::optional<QByteArrayView> MockWire::stringContents(QByteArrayView value)
     if (value.size() < 2 || value.front() != '"' || value.back() != '"')
         return std::nullopt;
     return value.sliced(1, value.size() - 2);
-}
-
-void MockWire::appendJsonString(QByteArray &out, QStringView text)
-{
-    static const char hex[] = "0123456789abcdef";
-    out.append('"');
-    for (char c : text.toUtf8()) {
-        const auto u = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\') {
-            out.append('\\').append(c);
-        } else if (u < 0x20 || u == 0x7f) {
-            out.append("\\u00").append(hex[u >> 4]).append(hex[u & 0xf]);
-        } else {
-            out.append(c);
-        }
-    }
-    out.append('"');
-}
-
-QByteArray MockWire::jsonString(QStringView text)
-{
-    QByteArray out;
-    appendJsonString(out, text);
-    return out;
 }
 
 QString MockWire::decodeRaw(QByteArrayView raw)

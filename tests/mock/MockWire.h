@@ -39,8 +39,6 @@ public:
     // The raw contents of a JSON string value, nullopt for any other value.
     static std::optional<QByteArrayView> stringContents(QByteArrayView value);
 
-    static void appendJsonString(QByteArray &out, QStringView text);
-    static QByteArray jsonString(QStringView text);
     // Decodes raw string contents (for stats); invalid escapes give the raw text back.
     static QString decodeRaw(QByteArrayView raw);
 
