@@ -9,11 +9,11 @@
 #                      [--hold] [--settle during|after]
 #
 # Billing is on as in production (reservation in Redis before the upstream call, the usage event
-# on the Redis Stream before the response ends, the in-process worker writing PostgreSQL), all on
-# the gateway's core. --no-reservation turns admission off ([billing] reservation = false).
-# --settle after runs no usage worker while wrk runs (the gateway still reserves in Redis and puts
-# every event on the Redis Stream before the response ends); afterwards `llmpool worker` drains
-# the stream and the run checks that every request was settled. That separates the data plane from
+# journaled before the response ends and then put on the Redis Stream, the in-process worker
+# writing PostgreSQL), all on the gateway's core. --no-reservation turns admission off
+# ([billing] reservation = false). --settle after runs no usage worker while wrk runs (the gateway
+# still reserves in Redis and puts every event on the Redis Stream); afterwards `llmpool worker`
+# drains the stream and the run checks that every request was settled. That separates the data plane from
 # PostgreSQL's share of the 2 cores (in production the worker and PostgreSQL are elsewhere;
 # bench/pipeline measures the settling alone). Default: during (in-process worker).
 # --baseline adds another llmpool binary (e.g. a build of an older commit) as a fourth target,

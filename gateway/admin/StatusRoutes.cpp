@@ -8,6 +8,7 @@
 // event-loop thread; nothing blocks.
 
 #include "admin/AdminResource.h"
+#include "billing/UsageSpool.h"
 #include "storage/RedisPool.h"
 
 #include <QDir>
@@ -50,22 +51,15 @@ QJsonValue integerOrNull(const RedisReply *reply)
     return ok ? QJsonValue(value) : QJsonValue::Null;
 }
 
-// The usage spool (SPEC §5): events written to local files while Redis was unreachable, not yet
-// replayed. A directory listing of a handful of files: cheap enough for the event loop.
+// The usage spool (SPEC §5): files of usage events Redis did not take, waiting to be replayed (a
+// segment still being journaled, or still waiting for Redis's answers, is not counted). A listing
+// of a handful of files and a flock() test each: cheap enough for the event loop.
 QJsonObject spoolStatus(const QString &directory)
 {
-    qint64 files = 0;
-    qint64 bytes = 0;
-    if (!directory.isEmpty()) {
-        const QFileInfoList entries =
-            QDir(directory).entryInfoList({QStringLiteral("usage-*.spool")}, QDir::Files | QDir::NoDotAndDotDot);
-        for (const QFileInfo &entry : entries) {
-            ++files;
-            bytes += entry.size();
-        }
-    }
-    return QJsonObject{
-        {QStringLiteral("directory"), directory}, {QStringLiteral("files"), files}, {QStringLiteral("bytes"), bytes}};
+    const billing::UsageSpool::Backlog backlog = billing::UsageSpool::backlog(directory);
+    return QJsonObject{{QStringLiteral("directory"), directory},
+                       {QStringLiteral("files"), backlog.files},
+                       {QStringLiteral("bytes"), backlog.bytes}};
 }
 
 // Collects the checks of one request, which answer on its thread in any order; responds once all

@@ -371,34 +371,43 @@ void BillingService::releaseUnused(const AdmissionRequest &request)
 
 void BillingService::record(UsageEvent event, QObject *context, std::function<void()> durable)
 {
-    RedisClient *redis = m_redis->local();
-    if (!redis->isConnected() && redis->state() == RedisClient::State::Connecting) {
-        // This thread's connection is still starting: wait for it rather than spool needlessly.
-        whenConnected(redis, redis, [this, event = std::move(event), context, durable = std::move(durable)](bool) mutable {
-            record(std::move(event), context, std::move(durable));
-        });
-        return;
-    }
     if (event.usageEstimated) {
         m_counters.estimated.fetch_add(1, std::memory_order_relaxed);
     }
     QByteArray json = UsageEventJson::encode(event);
-    QList<QByteArray> args{event.requestId, event.cost.nanosText(), QByteArray::number(event.keyId), json};
-    // Whichever comes first settles the event: Redis's answer, or the deadline (a Redis that is
-    // connected but silent — frozen, partitioned — must not hold responses' last bytes). After a
-    // deadline the event is spooled; if Redis answers later as well, the copy on the stream and the
-    // replayed one are the same event (idempotent by request id).
+    // Journaled first: from here on a crash of this process cannot lose the event (the file is
+    // replayed), so the response's last bytes need not wait for Redis — one Redis round trip less
+    // on every request. If the journal cannot take it (disk full, directory gone), the response
+    // waits for Redis's answer instead, as the only copy.
+    auto journaled = m_spool->journal(json);
+    if (!journaled && shouldWarn()) {
+        qCWarning(lcUsage).noquote() << event.requestId << "usage journal unavailable, responses wait for Redis:"
+                                     << journaled.error().message;
+    }
     struct Pending
     {
         QByteArray json;
         QByteArray requestId;
+        UsageSpool::Ticket ticket;
         QPointer<QObject> requester;
         std::function<void()> durable;
         DeadlineQueue::Id deadline = 0;
         bool settled = false;
     };
-    auto pending = std::make_shared<Pending>(
-        Pending{std::move(json), event.requestId, QPointer<QObject>(context), std::move(durable), {}, false});
+    auto pending = std::make_shared<Pending>();
+    pending->requestId = event.requestId;
+    if (journaled) {
+        pending->ticket = std::move(*journaled);
+    } else {
+        pending->json = json;
+        pending->requester = context;
+        pending->durable = std::move(durable);
+    }
+    // Whichever comes first settles the event: Redis's answer, or the deadline (a Redis that is
+    // connected but silent — frozen, partitioned — must not hold responses' last bytes, nor keep a
+    // journal segment open). An event Redis did not take stays in the journal for replay; if Redis
+    // answers later as well, the copy on the stream and the replayed one are the same event
+    // (idempotent by request id).
     auto settle = [this, pending](bool queued) {
         if (pending->settled) {
             return;
@@ -407,20 +416,20 @@ void BillingService::record(UsageEvent event, QObject *context, std::function<vo
         disarm(pending->deadline);
         if (queued) {
             m_counters.recorded.fetch_add(1, std::memory_order_relaxed);
-        } else {
-            spool(pending->json, pending->requestId);
+        }
+        if (pending->ticket) {
+            m_spool->settle(pending->ticket, queued);
+            if (!queued) {
+                m_counters.spooled.fetch_add(1, std::memory_order_relaxed);
+            }
+        } else if (!queued) {
+            spool(pending->json, pending->requestId); // counts it (spooled or lost)
         }
         if (pending->durable && pending->requester) {
             std::exchange(pending->durable, {})();
         }
     };
-    // The reply is awaited with the connection as context, not the request's object: a request
-    // that is gone by then must still have its event spooled if Redis refuses it.
-    runScript(redis, finishScript(), finishKeys(event.userId), std::move(args), redis,
-              [settle](Result<RedisReply> reply) { settle(reply.ok()); });
-    if (pending->settled) {
-        return; // answered at once (refused before it was sent)
-    }
+    RedisClient *redis = m_redis->local();
     pending->deadline = armDeadline(redis, [this, settle, pending] {
         if (shouldWarn()) {
             qCWarning(lcUsage).noquote() << pending->requestId << "Redis did not answer within" << kRedisDeadlineMs
@@ -428,6 +437,26 @@ void BillingService::record(UsageEvent event, QObject *context, std::function<vo
         }
         settle(false);
     });
+    auto send = [this, redis, settle, args = QList<QByteArray>{event.requestId, event.cost.nanosText(),
+                                                              QByteArray::number(event.keyId), std::move(json)},
+                 keys = finishKeys(event.userId)]() mutable {
+        // The reply is awaited with the connection as context, not the request's object: the
+        // request may be gone by then.
+        runScript(redis, finishScript(), std::move(keys), std::move(args), redis,
+                  [settle](Result<RedisReply> reply) { settle(reply.ok()); });
+        // On the wire before the response ends: the client's next request cannot be admitted
+        // (on another thread) while this one's reservation is still held.
+        redis->flush();
+    };
+    if (!redis->isConnected() && redis->state() == RedisClient::State::Connecting) {
+        // This thread's connection is still starting: wait for it rather than spool needlessly.
+        whenConnected(redis, redis, [send = std::move(send)](bool) mutable { send(); });
+    } else {
+        send();
+    }
+    if (pending->ticket && durable) {
+        durable(); // journaled: nothing to wait for
+    }
 }
 
 void BillingService::spool(const QByteArray &json, const QByteArray &requestId)

@@ -3,9 +3,10 @@
 // BillingService: the data plane's side of billing (SPEC §5).
 //   - Admission: reserve() runs the `admit` script on the calling thread's Redis connection; a
 //     wallet Redis does not hold yet is read from PostgreSQL and stored first (`sync`).
-//   - Usage: record() runs the `finish` script — release the reservation, append the event to the
-//     `llmpool:usage` stream, hold its cost as pending — in one atomic step. When Redis cannot take
-//     it, the event goes to the local spool (UsageSpool) and a background thread replays it later.
+//   - Usage: record() journals the event in the local spool (UsageSpool, one write(2)) — which is
+//     when the response may end — and runs the `finish` script: release the reservation, append
+//     the event to the `llmpool:usage` stream, hold its cost as pending, in one atomic step. An
+//     event Redis cannot take stays in the journal and a background thread replays it later.
 // The worker (UsageWorker) turns stream entries into usage rows and ledger charges.
 //
 // Threads: reserve() and record() are called on event-loop threads and never block them (Redis
@@ -40,7 +41,7 @@ struct BillingCounters
     std::atomic<qint64> unavailable{0};   // 503: Redis or PostgreSQL unreachable at admission
     std::atomic<qint64> releasedLate{0};  // reservations granted after their request gave up, taken back
     std::atomic<qint64> recorded{0};      // events queued on the stream directly
-    std::atomic<qint64> spooled{0};       // events written to the spool
+    std::atomic<qint64> spooled{0};       // events Redis did not take, left in the spool for replay
     std::atomic<qint64> replayed{0};      // spooled events later put on the stream
     std::atomic<qint64> estimated{0};     // events whose usage was estimated
     std::atomic<qint64> lost{0};          // neither stream nor spool took it (logged loudly)

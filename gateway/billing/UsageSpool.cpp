@@ -5,11 +5,14 @@
 #include <QCoreApplication>
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
+#include <QSet>
 
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 namespace llmpool::gateway::billing {
@@ -21,18 +24,29 @@ Error spoolError(const QString &what)
     return Error::unavailable(QStringLiteral("spool_unavailable"), what);
 }
 
-bool writeAll(int fd, const char *data, qsizetype size)
+// Writes `line` and a '\n' with as few calls as the kernel allows (one, nearly always).
+bool writeLine(int fd, QByteArrayView line)
 {
-    while (size > 0) {
-        const ssize_t n = ::write(fd, data, size_t(size));
+    char newline = '\n';
+    struct iovec iov[2] = {{const_cast<char *>(line.data()), size_t(line.size())}, {&newline, 1}};
+    int first = 0;
+    while (first < 2) {
+        const ssize_t n = ::writev(fd, iov + first, 2 - first);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
             }
             return false;
         }
-        data += n;
-        size -= n;
+        size_t left = size_t(n);
+        while (first < 2 && left >= iov[first].iov_len) {
+            left -= iov[first].iov_len;
+            ++first;
+        }
+        if (first < 2) {
+            iov[first].iov_base = static_cast<char *>(iov[first].iov_base) + left;
+            iov[first].iov_len -= left;
+        }
     }
     return true;
 }
@@ -41,19 +55,56 @@ std::atomic<int> s_sequence{0};
 
 } // namespace
 
+struct UsageSpool::Segment
+{
+    int fd = -1;
+    QString path;
+    qint64 appended = 0;
+    qint64 settled = 0;
+    qint64 failed = 0;     // settled as not delivered: the segment is replayed
+    bool unsynced = false; // undelivered events not yet fdatasync'd
+    bool retired = false;  // rotated out: no more appends
+
+    Segment() = default;
+    Segment(const Segment &) = delete;
+    Segment &operator=(const Segment &) = delete;
+    ~Segment()
+    {
+        if (fd >= 0) {
+            ::close(fd); // unsettled at the end: left for replay
+        }
+    }
+
+    // Called with the spool's lock held, once no event of the segment waits any more (or at
+    // shutdown). Deleted while still locked by us if Redis took everything — nobody can start
+    // replaying it in between — else kept on disk and unlocked for replay.
+    void close()
+    {
+        if (fd < 0) {
+            return;
+        }
+        if (failed == 0 && settled == appended) {
+            QFile::remove(path);
+        } else if (::fdatasync(fd) != 0) {
+            qCWarning(lcUsage) << "usage spool: fdatasync failed:" << std::strerror(errno);
+        }
+        ::close(fd); // releases the flock
+        fd = -1;
+    }
+};
+
 UsageSpool::UsageSpool(QString directory) : m_directory(std::move(directory)) {}
 
 UsageSpool::~UsageSpool()
 {
     QMutexLocker lock(&m_mutex);
-    if (m_fd >= 0) {
-        ::fdatasync(m_fd);
-        const bool empty = ::lseek(m_fd, 0, SEEK_END) == 0;
-        if (empty) {
-            QFile::remove(m_path);
-        }
-        ::close(m_fd); // releases the flock: another process may replay what is left
-        m_fd = -1;
+    for (const Ticket &segment : std::as_const(m_retiring)) {
+        segment->close();
+    }
+    m_retiring.clear();
+    if (m_current) {
+        m_current->close();
+        m_current.reset();
     }
 }
 
@@ -63,16 +114,26 @@ Status UsageSpool::open()
         return spoolError(QStringLiteral("cannot create the usage spool directory %1").arg(m_directory));
     }
     QMutexLocker lock(&m_mutex);
-    return openNewFileLocked();
+    return openNewSegmentLocked();
 }
 
-Status UsageSpool::openNewFileLocked()
+void UsageSpool::retireCurrentLocked()
 {
-    if (m_fd >= 0) {
-        ::fdatasync(m_fd);
-        ::close(m_fd);
-        m_fd = -1;
+    if (!m_current) {
+        return;
     }
+    m_current->retired = true;
+    if (m_current->settled == m_current->appended) {
+        m_current->close();
+    } else {
+        m_retiring.append(m_current);
+    }
+    m_current.reset();
+}
+
+Status UsageSpool::openNewSegmentLocked()
+{
+    retireCurrentLocked();
     const QString path = QDir(m_directory).filePath(
         QStringLiteral("usage-%1-%2-%3.spool")
             .arg(QCoreApplication::applicationPid())
@@ -86,44 +147,100 @@ Status UsageSpool::openNewFileLocked()
         ::close(fd);
         return spoolError(QStringLiteral("cannot lock the usage spool %1").arg(path));
     }
-    m_fd = fd;
-    m_path = path;
-    m_dirty = false;
+    auto segment = std::make_shared<Segment>();
+    segment->fd = fd;
+    segment->path = path;
+    m_current = std::move(segment);
     m_appended.store(0, std::memory_order_relaxed);
     return Ok{};
 }
 
+Result<UsageSpool::Ticket> UsageSpool::journal(QByteArrayView line)
+{
+    QMutexLocker lock(&m_mutex);
+    if (m_current && m_current->appended >= kSegmentEvents) {
+        if (auto opened = openNewSegmentLocked(); !opened) {
+            return opened.error();
+        }
+    }
+    if (!m_current) {
+        // Not open, or a new segment could not be opened: try again (the disk may be back).
+        if (auto opened = openNewSegmentLocked(); !opened) {
+            return opened.error();
+        }
+    }
+    if (!writeLine(m_current->fd, line)) {
+        const QString why = QString::fromLocal8Bit(std::strerror(errno));
+        // The segment may end with part of this line now: nothing goes after it (replay skips an
+        // incomplete last line, and would drop the next event glued to it).
+        retireCurrentLocked();
+        return spoolError(QStringLiteral("cannot write the usage spool: %1").arg(why));
+    }
+    ++m_current->appended;
+    m_appended.fetch_add(1, std::memory_order_relaxed);
+    return m_current;
+}
+
+void UsageSpool::settle(const Ticket &ticket, bool delivered)
+{
+    if (!ticket) {
+        return;
+    }
+    QMutexLocker lock(&m_mutex);
+    Segment &segment = *ticket;
+    ++segment.settled;
+    if (!delivered) {
+        ++segment.failed;
+        segment.unsynced = true;
+    }
+    if (segment.retired && segment.settled >= segment.appended) {
+        segment.close();
+        m_retiring.removeIf([&segment](const Ticket &t) { return t.get() == &segment; });
+    }
+}
+
 Status UsageSpool::append(QByteArrayView line)
 {
-    QByteArray record;
-    record.reserve(line.size() + 1);
-    record.append(line);
-    record.append('\n');
-    QMutexLocker lock(&m_mutex);
-    if (m_fd < 0) {
-        return spoolError(QStringLiteral("the usage spool is not open"));
+    auto ticket = journal(line);
+    if (!ticket) {
+        return ticket.error();
     }
-    // O_APPEND + one write per line: concurrent appenders never interleave inside a line.
-    if (!writeAll(m_fd, record.constData(), record.size())) {
-        return spoolError(QStringLiteral("cannot write the usage spool: %1").arg(QString::fromLocal8Bit(std::strerror(errno))));
-    }
-    m_dirty = true;
-    m_appended.fetch_add(1, std::memory_order_relaxed);
+    settle(*ticket, false);
     return Ok{};
+}
+
+qint64 UsageSpool::unsettled() const
+{
+    QMutexLocker lock(&m_mutex);
+    qint64 n = m_current ? m_current->appended - m_current->settled : 0;
+    for (const Ticket &t : m_retiring) {
+        n += t->appended - t->settled;
+    }
+    return n;
 }
 
 void UsageSpool::sync()
 {
-    int fd = -1;
+    QList<int> fds;
     {
         QMutexLocker lock(&m_mutex);
-        if (!m_dirty || m_fd < 0) {
-            return;
+        auto take = [&fds](Segment &s) {
+            if (s.unsynced && s.fd >= 0) {
+                s.unsynced = false;
+                const int fd = ::dup(s.fd); // sync outside the lock: appenders do not wait for the disk
+                if (fd >= 0) {
+                    fds.append(fd);
+                }
+            }
+        };
+        if (m_current) {
+            take(*m_current);
         }
-        m_dirty = false;
-        fd = ::dup(m_fd); // sync outside the lock: appenders do not wait for the disk
+        for (const Ticket &t : std::as_const(m_retiring)) {
+            take(*t);
+        }
     }
-    if (fd >= 0) {
+    for (int fd : std::as_const(fds)) {
         if (::fdatasync(fd) != 0) {
             qCWarning(lcUsage) << "usage spool: fdatasync failed:" << std::strerror(errno);
         }
@@ -134,26 +251,55 @@ void UsageSpool::sync()
 void UsageSpool::rotate()
 {
     QMutexLocker lock(&m_mutex);
-    if (m_fd < 0 || m_appended.load(std::memory_order_relaxed) == 0) {
+    if (!m_current || m_current->appended == 0) {
         return;
     }
-    if (auto opened = openNewFileLocked(); !opened) {
+    if (auto opened = openNewSegmentLocked(); !opened) {
         qCWarning(lcUsage).noquote() << opened.error().message;
     }
 }
 
+UsageSpool::Backlog UsageSpool::backlog(const QString &directory)
+{
+    Backlog backlog;
+    if (directory.isEmpty()) {
+        return backlog;
+    }
+    const QDir dir(directory);
+    for (const QFileInfo &entry : dir.entryInfoList({QStringLiteral("usage-*.spool")}, QDir::Files)) {
+        const int fd = ::open(QFile::encodeName(entry.filePath()).constData(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            continue; // replayed and deleted meanwhile
+        }
+        // Held by a live writer (journaling, or waiting for Redis on its events) or by a replay in
+        // progress: not waiting.
+        const bool idle = ::flock(fd, LOCK_SH | LOCK_NB) == 0;
+        ::close(fd);
+        if (idle) {
+            ++backlog.files;
+            backlog.bytes += entry.size();
+        }
+    }
+    return backlog;
+}
+
 QStringList UsageSpool::replayableFiles() const
 {
-    QString current;
+    QSet<QString> own;
     {
         QMutexLocker lock(&m_mutex);
-        current = m_path;
+        if (m_current) {
+            own.insert(m_current->path);
+        }
+        for (const Ticket &t : m_retiring) {
+            own.insert(t->path);
+        }
     }
     QStringList files;
     const QDir dir(m_directory);
     for (const QString &name : dir.entryList({QStringLiteral("usage-*.spool")}, QDir::Files, QDir::Name)) {
         const QString path = dir.filePath(name);
-        if (path != current) {
+        if (!own.contains(path)) {
             files << path;
         }
     }

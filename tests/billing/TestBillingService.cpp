@@ -1,6 +1,8 @@
-// BillingService's admission against a real Redis and PostgreSQL: a reservation the request can
-// no longer use (the request went away, or its deadline answered first) is taken back when the
-// late answer comes, instead of holding the user's money until the reservation's TTL.
+// BillingService against a real Redis and PostgreSQL: a reservation the request can no longer use
+// (the request went away, or its deadline answered first) is taken back when the late answer
+// comes, instead of holding the user's money until the reservation's TTL. A usage event is durable
+// (journaled) when record() returns — the response does not wait for Redis — and then reaches the
+// stream, releasing its reservation and holding its cost as pending.
 
 #include "SharedServices.h"
 #include "StorageTestUtil.h"
@@ -11,6 +13,9 @@
 #include "storage/UserRepository.h"
 #include "storage/WalletRepository.h"
 
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -127,6 +132,47 @@ private Q_SLOTS:
         QVERIFY(!answered); // nothing was delivered to the gone requester
         // The money is available again: 10 - 4 (first test) - 0.5 = 5.5.
         QVERIFY(reserveAndWait(request("5.5")).ok());
+    }
+
+    void recordIsDurableAtOnceThenReachesTheStream()
+    {
+        const AdmissionRequest r = request("0"); // (the tests above left nothing available)
+        QVERIFY(reserveAndWait(r).ok());
+        const qint64 held = reservationsHeld();
+        const qint64 recordedBefore = m_billing->counters().recorded.load();
+
+        UsageEvent event;
+        event.requestId = r.requestId;
+        event.userId = m_user;
+        event.keyId = r.keyId;
+        event.model = QStringLiteral("m");
+        event.endpoint = QStringLiteral("chat/completions");
+        event.status = 200;
+        event.cost = *Money::parse(u"0.25");
+        QObject requester;
+        bool durable = false;
+        m_billing->record(event, &requester, [&] { durable = true; });
+        // Journaled: the response may end now, before Redis has even been written to.
+        QVERIFY(durable);
+        QCOMPARE(reservationsHeld(), held);
+        bool inJournal = false;
+        for (const QFileInfo &f : QDir(m_dir.path()).entryInfoList({QStringLiteral("usage-*.spool")}, QDir::Files)) {
+            QFile file(f.filePath());
+            QVERIFY(file.open(QIODevice::ReadOnly));
+            inJournal = inJournal || file.readAll().contains(r.requestId);
+        }
+        QVERIFY(inJournal);
+
+        // Then Redis takes it: reservation released, cost pending, event on the stream.
+        QTRY_COMPARE_WITH_TIMEOUT(reservationsHeld(), held - 1, 10'000);
+        QTRY_COMPARE_WITH_TIMEOUT(m_billing->counters().recorded.load(), recordedBefore + 1, 10'000);
+        auto pending = m_redis->command({"HGET", UserKeys::of(m_user).pending, r.requestId});
+        QVERIFY(pending.ok());
+        QCOMPARE(pending->string, QByteArray("250000000 1"));
+        auto stream = m_redis->command({"XREVRANGE", QByteArray(kUsageStream), "+", "-", "COUNT", "1"});
+        QVERIFY(stream.ok() && stream->isArray() && stream->elements.size() == 1);
+        QVERIFY(stream->elements[0].elements[1].elements[1].string.contains(r.requestId));
+        QCOMPARE(m_billing->counters().spooled.load(), 0);
     }
 };
 

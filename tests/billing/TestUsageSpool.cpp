@@ -1,16 +1,23 @@
 // The usage spool (gateway/billing/UsageSpool): concurrent appends never interleave, rotation
 // hands files to replay, a live writer's file is never replayed by anyone else, a line cut short
-// by a crash is skipped, a failed delivery keeps the file for a later try.
+// by a crash is skipped, a failed delivery keeps the file for a later try. As the journal every
+// event goes through: a segment whose events Redis all took is deleted once they are settled; one
+// with an event Redis did not take is kept for replay — never offered while an event of it still
+// waits for Redis; and what a killed writer journaled is there to replay.
 
 #include "billing/UsageSpool.h"
 
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QSet>
 #include <QTemporaryDir>
 #include <QTest>
 
 #include <atomic>
+#include <csignal>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <thread>
 #include <vector>
 
@@ -114,6 +121,118 @@ private Q_SLOTS:
         QCOMPARE(*replayed, 2);
         QCOMPARE(lines, (QList<QByteArray>{"{\"n\":1}", "{\"n\":2}"}));
         QVERIFY(!QFile::exists(path));
+    }
+
+    void aDeliveredSegmentIsDeletedOnceSettled()
+    {
+        QTemporaryDir dir;
+        UsageSpool spool(dir.path());
+        QVERIFY(spool.open().ok());
+        QList<UsageSpool::Ticket> tickets;
+        for (int i = 0; i < 3; ++i) {
+            auto t = spool.journal(QByteArray("{\"n\":" + QByteArray::number(i) + "}"));
+            QVERIFY(t.ok());
+            tickets.append(*t);
+        }
+        QCOMPARE(spool.unsettled(), 3);
+        spool.settle(tickets[0], true);
+        spool.rotate(); // two events still wait for Redis: the segment stays, held
+        QCOMPARE(QDir(dir.path()).entryList(QDir::Files).size(), 2);
+        QVERIFY(spool.replayableFiles().isEmpty());
+        QCOMPARE(UsageSpool::backlog(dir.path()).files, 0);
+        spool.settle(tickets[1], true);
+        spool.settle(tickets[2], true);
+        QCOMPARE(spool.unsettled(), 0);
+        // Redis took all three: the old segment is gone; only the fresh, empty one is left.
+        const QStringList left = QDir(dir.path()).entryList(QDir::Files);
+        QCOMPARE(left.size(), 1);
+        QCOMPARE(QFileInfo(QDir(dir.path()).filePath(left.first())).size(), 0);
+        QCOMPARE(UsageSpool::backlog(dir.path()).files, 0);
+    }
+
+    void anUndeliveredEventKeepsItsSegmentForReplay()
+    {
+        QTemporaryDir dir;
+        UsageSpool spool(dir.path());
+        QVERIFY(spool.open().ok());
+        auto a = spool.journal("{\"n\":1}");
+        auto b = spool.journal("{\"n\":2}");
+        QVERIFY(a.ok() && b.ok());
+        spool.settle(*a, false); // Redis did not take it
+        spool.rotate();
+        QVERIFY(spool.replayableFiles().isEmpty()); // b still waits for Redis: not offered yet
+        spool.settle(*b, true);
+        const QStringList files = spool.replayableFiles();
+        QCOMPARE(files.size(), 1);
+        const UsageSpool::Backlog backlog = UsageSpool::backlog(dir.path());
+        QCOMPARE(backlog.files, 1);
+        QCOMPARE(backlog.bytes, qint64(2 * 8));
+        QList<QByteArray> lines;
+        auto replayed = UsageSpool::replayFile(files.first(), [&lines](QByteArrayView line) -> Status {
+            lines.append(line.toByteArray());
+            return Ok{};
+        });
+        QVERIFY(replayed.ok());
+        // Both: the one Redis took is replayed as well (idempotent by request id downstream).
+        QCOMPARE(lines, (QList<QByteArray>{"{\"n\":1}", "{\"n\":2}"}));
+        QCOMPARE(UsageSpool::backlog(dir.path()).files, 0);
+    }
+
+    void segmentsRotateByCount()
+    {
+        QTemporaryDir dir;
+        UsageSpool spool(dir.path());
+        QVERIFY(spool.open().ok());
+        UsageSpool::Ticket first;
+        for (qint64 i = 0; i <= UsageSpool::kSegmentEvents; ++i) {
+            auto t = spool.journal("{}");
+            QVERIFY(t.ok());
+            if (i == 0) {
+                first = *t;
+            } else {
+                spool.settle(*t, true);
+            }
+        }
+        QCOMPARE(spool.appendedSinceRotate(), 1); // the last one opened a new segment
+        QCOMPARE(QDir(dir.path()).entryList(QDir::Files).size(), 2);
+        spool.settle(first, true);
+        QCOMPARE(QDir(dir.path()).entryList(QDir::Files).size(), 1);
+    }
+
+    void aKilledWritersJournalIsReplayed()
+    {
+        // A child process journals, is told Redis took nothing yet, and dies by SIGKILL: everything
+        // journal() returned for is in its file, offered for replay once the writer is gone.
+        QTemporaryDir dir;
+        const pid_t child = ::fork();
+        if (child == 0) {
+            UsageSpool spool(dir.path());
+            if (!spool.open().ok()) {
+                ::_exit(1);
+            }
+            for (int i = 0; i < 100; ++i) {
+                if (!spool.journal(QByteArray("{\"n\":" + QByteArray::number(i) + "}")).ok()) {
+                    ::_exit(1);
+                }
+            }
+            ::kill(::getpid(), SIGKILL);
+            ::_exit(2);
+        }
+        QVERIFY(child > 0);
+        int status = 0;
+        QCOMPARE(::waitpid(child, &status, 0), child);
+        QVERIFY(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        UsageSpool replayer(dir.filePath(QStringLiteral("mine")));
+        QVERIFY(replayer.open().ok());
+        const QStringList files = QDir(dir.path()).entryList({QStringLiteral("usage-*.spool")}, QDir::Files);
+        QCOMPARE(files.size(), 1);
+        qint64 lines = 0;
+        auto replayed = UsageSpool::replayFile(QDir(dir.path()).filePath(files.first()), [&lines](QByteArrayView) -> Status {
+            ++lines;
+            return Ok{};
+        });
+        QVERIFY(replayed.ok());
+        QCOMPARE(lines, 100);
     }
 
     void anEmptySpoolLeavesNoFileBehind()
