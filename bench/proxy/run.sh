@@ -6,7 +6,7 @@
 #
 #   bench/proxy/run.sh [--build DIR] [--duration SECONDS] [--rounds N] [--streams N] [--no-sse]
 #                      [--no-reservation] [--baseline LLMPOOL_BINARY] [--perf FILE]
-#                      [--hold] [--settle during|after]
+#                      [--hold] [--settle during|after] [--redis-core N]
 #
 # Billing is on as in production (reservation in Redis before the upstream call, the usage event
 # journaled before the response ends and then put on the Redis Stream, the in-process worker
@@ -20,6 +20,7 @@
 # measured in the same rounds with the same database and key. --perf FILE records the gateway
 # (perf record -g) during its last c=64 run into FILE, for `perf report -i FILE`. --hold sets
 # everything up, prints the targets and waits (for profiling by hand) until interrupted.
+# --redis-core pins Redis (all its threads) to that core; unpinned by default.
 #
 # Placement (issue 3): the proxy under test (gateway with 1 event-loop thread, or nginx with 1
 # worker) on core 0; wrk and the mock upstream on core 1. Builds nothing: needs the build's
@@ -29,6 +30,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$ROOT/build
 DURATION=10
+REDIS_CORE=
 ROUNDS=2
 STREAMS=1000
 SSE=1
@@ -42,6 +44,7 @@ while [ $# -gt 0 ]; do
     --build) BUILD=$(cd "$2" && pwd); shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
+    --redis-core) REDIS_CORE=$2; shift 2 ;;
     --streams) STREAMS=$2; shift 2 ;;
     --no-sse) SSE=0; shift ;;
     --no-reservation) RESERVATION=false; shift ;;
@@ -88,6 +91,9 @@ wait_line() { # FILE PATTERN -> prints the port of the first "listening on http:
 "$SERVICES" start "$TMP/services" >/dev/null
 # shellcheck disable=SC1091
 . "$TMP/services/services.env"
+if [ -n "$REDIS_CORE" ]; then
+    taskset -a -p -c "$REDIS_CORE" "$REDIS_PID" >/dev/null
+fi
 export PGHOST PGPORT PGUSER PGPASSWORD
 psql -d postgres -qc "CREATE DATABASE llmpool_bench" >/dev/null
 DB_URL="${DATABASE_URL%/*}/llmpool_bench"

@@ -442,11 +442,15 @@ void BillingService::record(UsageEvent event, QObject *context, std::function<vo
                  keys = finishKeys(event.userId)]() mutable {
         // The reply is awaited with the connection as context, not the request's object: the
         // request may be gone by then.
+        // Written to Redis when this pass of the event loop ends, with the pass's other commands
+        // (flushing it at once, so that it would be on the wire before the response's last
+        // bytes, cost 20% of throughput at 64 connections). The client's next request on the same
+        // connection is admitted on this thread's Redis connection, after this script; one on
+        // another connection, landing on another thread within the same pass, could be admitted
+        // while this reservation is still held — a refusal only for a balance that covers only
+        // one reservation at a time, never an overspend.
         runScript(redis, finishScript(), std::move(keys), std::move(args), redis,
                   [settle](Result<RedisReply> reply) { settle(reply.ok()); });
-        // On the wire before the response ends: the client's next request cannot be admitted
-        // (on another thread) while this one's reservation is still held.
-        redis->flush();
     };
     if (!redis->isConnected() && redis->state() == RedisClient::State::Connecting) {
         // This thread's connection is still starting: wait for it rather than spool needlessly.

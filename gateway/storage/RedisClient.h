@@ -62,11 +62,6 @@ public:
     // replies come back in order.
     void command(QList<QByteArray> args, QObject *context, std::function<void(Result<RedisReply>)> callback);
 
-    // Puts the commands issued so far on the wire now instead of at the end of the loop's pass:
-    // for a command that must reach Redis before something else this pass does (a usage event's
-    // finish before the response's last bytes).
-    void flush() { m_connector->flush(); }
-
     // PING; done(Ok) on PONG.
     void ping(QObject *context, std::function<void(Status)> done);
 

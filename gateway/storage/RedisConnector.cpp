@@ -121,21 +121,6 @@ public:
         }
     }
 
-    // Writes the commands issued so far (also what the end of the pass would do).
-    void flushWrites()
-    {
-        if (!m_wantWrite || !m_ac)
-            return;
-        m_wantWrite = false;
-        if (m_depth > 0) {
-            m_write.setEnabled(true); // a nested event loop inside a hiredis call: do not re-enter
-            return;
-        }
-        m_flushing = true;
-        handleWrite(); // a short write calls addWrite again: the notifier takes over
-        m_flushing = false;
-    }
-
     int pending = 0;            // commands sent, not answered
     int handshakeRemaining = 0; // AUTH / SELECT replies still expected
     QString lastError;          // why connecting failed (from onConnect)
@@ -168,6 +153,20 @@ private:
             return;
         }
         m_write.setEnabled(true);
+    }
+
+    void flushWrites()
+    {
+        if (!m_wantWrite || !m_ac)
+            return;
+        m_wantWrite = false;
+        if (m_depth > 0) {
+            m_write.setEnabled(true); // a nested event loop inside a hiredis call: do not re-enter
+            return;
+        }
+        m_flushing = true;
+        handleWrite(); // a short write calls addWrite again: the notifier takes over
+        m_flushing = false;
     }
 
     void handleWrite()
@@ -317,12 +316,6 @@ void RedisConnector::stop()
 int RedisConnector::pendingCommands() const
 {
     return m_connection ? m_connection->pending : 0;
-}
-
-void RedisConnector::flush()
-{
-    if (m_connection)
-        m_connection->flushWrites();
 }
 
 void RedisConnector::resetBackoff()

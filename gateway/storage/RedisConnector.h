@@ -81,9 +81,6 @@ public:
     bool isConnected() const { return m_state == State::Connected; }
     const RedisUrl &url() const { return m_url; }
     int pendingCommands() const;
-    // Writes the commands sent so far now. Otherwise they go out when the event loop's pass ends,
-    // all of the pass's commands in one write.
-    void flush();
 
     // Sends one command, binary-safe. `callback` runs exactly once on this thread: with the reply
     // (a Redis error reply is an ok() Result of type Error), or with "redis_unavailable" (not
