@@ -76,8 +76,11 @@ struct UsageSpool::Segment
     }
 
     // Called with the spool's lock held, once no event of the segment waits any more (or at
-    // shutdown). Deleted while still locked by us if Redis took everything — nobody can start
-    // replaying it in between — else kept on disk and unlocked for replay.
+    // shutdown), often on an event-loop thread. Deleted while still locked by us if Redis took
+    // everything — nobody can start replaying it in between — else kept on disk and unlocked for
+    // replay. Not fdatasync'd here (that would block the event loop on the disk): undelivered
+    // events older than the keeper's 20 ms sync window are on disk already, and writeback of the
+    // rest is started.
     void close()
     {
         if (fd < 0) {
@@ -85,8 +88,8 @@ struct UsageSpool::Segment
         }
         if (failed == 0 && settled == appended) {
             QFile::remove(path);
-        } else if (::fdatasync(fd) != 0) {
-            qCWarning(lcUsage) << "usage spool: fdatasync failed:" << std::strerror(errno);
+        } else if (unsynced) {
+            ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
         }
         ::close(fd); // releases the flock
         fd = -1;
@@ -98,14 +101,18 @@ UsageSpool::UsageSpool(QString directory) : m_directory(std::move(directory)) {}
 UsageSpool::~UsageSpool()
 {
     QMutexLocker lock(&m_mutex);
+    if (m_current) {
+        m_retiring.append(std::exchange(m_current, {}));
+    }
     for (const Ticket &segment : std::as_const(m_retiring)) {
+        // Shutdown may block: what is left for replay goes to disk now.
+        if (segment->fd >= 0 && (segment->failed > 0 || segment->settled < segment->appended) &&
+            ::fdatasync(segment->fd) != 0) {
+            qCWarning(lcUsage) << "usage spool: fdatasync failed:" << std::strerror(errno);
+        }
         segment->close();
     }
     m_retiring.clear();
-    if (m_current) {
-        m_current->close();
-        m_current.reset();
-    }
 }
 
 Status UsageSpool::open()

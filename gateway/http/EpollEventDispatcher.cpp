@@ -2,6 +2,7 @@
 
 #include <QCoreApplication>
 #include <QSocketNotifier>
+#include <QThread>
 #include <QTimerEvent>
 #include <QVarLengthArray>
 
@@ -204,7 +205,17 @@ int EpollEventDispatcher::remainingTime(int timerId)
 
 void EpollEventDispatcher::wakeUp()
 {
-    // Any thread. One write until the loop has drained it: a burst of posts costs one syscall.
+    // Any thread. The loop's own thread, while it dispatches: the pass ends without blocking and
+    // the next one sends the posted events first (events posted while those are sent, or from an
+    // aboutToBlock slot, come before or after this window and still write).
+    if (m_dispatching && m_owner.load(std::memory_order_relaxed) == QThread::currentThreadId())
+        return;
+    signalWake();
+}
+
+void EpollEventDispatcher::signalWake()
+{
+    // One write until the loop has drained it: a burst of posts costs one syscall.
     if (m_wakePending.exchange(true, std::memory_order_acq_rel))
         return;
     const quint64 one = 1;
@@ -215,7 +226,7 @@ void EpollEventDispatcher::wakeUp()
 void EpollEventDispatcher::interrupt()
 {
     m_interrupt.store(true, std::memory_order_release);
-    wakeUp();
+    signalWake();
 }
 
 void EpollEventDispatcher::drainWake()
@@ -239,6 +250,10 @@ int EpollEventDispatcher::waitTimeoutMs(qint64 now) const
 
 bool EpollEventDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags)
 {
+    const Qt::HANDLE self = QThread::currentThreadId();
+    if (m_owner.load(std::memory_order_relaxed) != self)
+        m_owner.store(self, std::memory_order_relaxed);
+    m_dispatching = false;
     m_interrupt.store(false, std::memory_order_relaxed);
     emit awake();
     QCoreApplication::sendPostedEvents();
@@ -277,6 +292,7 @@ bool EpollEventDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags)
         ready = 0;
     }
 
+    m_dispatching = true;
     int handled = activateSockets(events, ready);
     if (includeTimers)
         handled += activateTimers();

@@ -13,7 +13,10 @@
 // rescheduled from now; each timer fires at most once per pass, so 0 ms timers cannot starve
 // sockets), aboutToBlock/awake, wakeUp from any thread (an eventfd), interrupt.
 // File descriptors epoll cannot watch (regular files) are reported ready on every pass, as poll
-// would. Everything but wakeUp and interrupt runs on the dispatcher's own thread.
+// would. Everything but wakeUp and interrupt runs on the dispatcher's own thread. A wakeUp from
+// the loop's own thread while it dispatches what epoll returned (Qt calls it for every posted
+// event: a deleteLater, a queued call) writes nothing: the next pass starts by sending posted
+// events, before it could block.
 
 #include <QAbstractEventDispatcher>
 #include <QElapsedTimer>
@@ -81,8 +84,12 @@ private:
 
     int m_epoll = -1;
     int m_wake = -1; // eventfd
+    void signalWake();
+
     std::atomic<bool> m_wakePending{false};
     std::atomic<bool> m_interrupt{false};
+    std::atomic<Qt::HANDLE> m_owner{nullptr}; // the thread that runs the loop
+    bool m_dispatching = false; // owner only: between epoll_wait's return and the end of the pass
     QHash<int, Watched> m_watched;
     int m_alwaysReady = 0; // entries of m_watched epoll refused
     QElapsedTimer m_clock;

@@ -1,8 +1,8 @@
 // EpollEventDispatcher keeps QEventDispatcherUNIX's contract: socket notifiers (level-triggered,
 // HUP reported as readable), timers (single-shot, periodic, 0 ms without starving sockets, killed
-// from a handler), posted events and wake-ups from other threads, notifiers deleted by an earlier
-// handler of the same pass, and fds epoll cannot watch. Each case runs on a thread of its own with
-// the dispatcher installed, and reports its first failure as text.
+// from a handler), posted events and wake-ups from other threads and from the loop's own handlers,
+// notifiers deleted by an earlier handler of the same pass, and fds epoll cannot watch. Each case
+// runs on a thread of its own with the dispatcher installed, and reports its first failure as text.
 
 #include "http/EpollEventDispatcher.h"
 
@@ -253,6 +253,59 @@ private Q_SLOTS:
                  QString());
         QVERIFY(poster->wait(5000));
         QVERIFY(done);
+    }
+
+    void postsFromTheLoopsOwnHandlers()
+    {
+        // A socket handler and a timer handler post to their own thread (a queued call, a
+        // deleteLater; the wake-up writes nothing then), and so does a posted event while posted
+        // events are being sent, and an aboutToBlock slot: every one is delivered without
+        // anything else waking the loop, which otherwise blocks until the 10 s guard.
+        QCOMPARE(onEpollThread([]() -> QString {
+                     int fds[2];
+                     EXPECT(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds) == 0);
+                     QEventLoop loop;
+                     QObject receiver;
+                     int step = 0;
+                     bool deleted = false;
+                     QSocketNotifier readable(fds[0], QSocketNotifier::Read);
+                     QObject::connect(&readable, &QSocketNotifier::activated, [&] {
+                         drain(fds[0]);
+                         readable.setEnabled(false);
+                         auto *doomed = new QObject;
+                         QObject::connect(doomed, &QObject::destroyed, [&] { deleted = true; });
+                         doomed->deleteLater();
+                         QMetaObject::invokeMethod(&receiver, [&] {
+                             step = 1;
+                             // Posted while posted events are being sent.
+                             QMetaObject::invokeMethod(&receiver, [&] {
+                                 step = 2;
+                                 QTimer::singleShot(0, &receiver, [&] {
+                                     // A timer handler's post.
+                                     QMetaObject::invokeMethod(&receiver, [&] { step = 3; }, Qt::QueuedConnection);
+                                 });
+                             }, Qt::QueuedConnection);
+                         }, Qt::QueuedConnection);
+                     });
+                     bool posted = false;
+                     auto *dispatcher = QThread::currentThread()->eventDispatcher();
+                     QObject::connect(dispatcher, &QAbstractEventDispatcher::aboutToBlock, &receiver, [&] {
+                         if (step == 3 && !posted) {
+                             posted = true;
+                             QMetaObject::invokeMethod(&receiver, [&] { loop.quit(); }, Qt::QueuedConnection);
+                         }
+                     });
+                     QTimer::singleShot(10'000, &loop, [&] { loop.exit(1); });
+                     EXPECT(::write(fds[1], "x", 1) == 1);
+                     const int code = loop.exec();
+                     ::close(fds[0]);
+                     ::close(fds[1]);
+                     EXPECT(code == 0);
+                     EXPECT(step == 3);
+                     EXPECT(deleted);
+                     return {};
+                 }),
+                 QString());
     }
 
     void quitFromAnotherThread()
