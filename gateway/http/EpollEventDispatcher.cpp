@@ -208,7 +208,8 @@ void EpollEventDispatcher::wakeUp()
     // Any thread. The loop's own thread, while it dispatches: the pass ends without blocking and
     // the next one sends the posted events first (events posted while those are sent, or from an
     // aboutToBlock slot, come before or after this window and still write).
-    if (m_dispatching && m_owner.load(std::memory_order_relaxed) == QThread::currentThreadId())
+    // (m_dispatching is read on the owner's thread only.)
+    if (m_owner.load(std::memory_order_relaxed) == QThread::currentThreadId() && m_dispatching)
         return;
     signalWake();
 }
