@@ -118,9 +118,7 @@ public:
 private:
     void replay()
     {
-        if (m_spool->appendedSinceRotate() > 0) {
-            m_spool->rotate();
-        }
+        m_spool->rotate(); // (nothing to do if the current segment is empty)
         const QStringList files = m_spool->replayableFiles();
         if (files.isEmpty()) {
             return;

@@ -63,7 +63,6 @@ struct UsageSpool::Segment
     qint64 settled = 0;
     qint64 failed = 0;     // settled as not delivered: the segment is replayed
     bool unsynced = false; // undelivered events not yet fdatasync'd
-    bool retired = false;  // rotated out: no more appends
 
     Segment() = default;
     Segment(const Segment &) = delete;
@@ -129,7 +128,6 @@ void UsageSpool::retireCurrentLocked()
     if (!m_current) {
         return;
     }
-    m_current->retired = true;
     if (m_current->settled == m_current->appended) {
         m_current->close();
     } else {
@@ -158,7 +156,6 @@ Status UsageSpool::openNewSegmentLocked()
     segment->fd = fd;
     segment->path = path;
     m_current = std::move(segment);
-    m_appended.store(0, std::memory_order_relaxed);
     return Ok{};
 }
 
@@ -184,7 +181,6 @@ Result<UsageSpool::Ticket> UsageSpool::journal(QByteArrayView line)
         return spoolError(QStringLiteral("cannot write the usage spool: %1").arg(why));
     }
     ++m_current->appended;
-    m_appended.fetch_add(1, std::memory_order_relaxed);
     return m_current;
 }
 
@@ -200,7 +196,8 @@ void UsageSpool::settle(const Ticket &ticket, bool delivered)
         ++segment.failed;
         segment.unsynced = true;
     }
-    if (segment.retired && segment.settled >= segment.appended) {
+    // Rotated out (not the current segment any more) and nothing of it waits: done.
+    if (&segment != m_current.get() && segment.settled >= segment.appended) {
         segment.close();
         m_retiring.removeIf([&segment](const Ticket &t) { return t.get() == &segment; });
     }
@@ -214,6 +211,12 @@ Status UsageSpool::append(QByteArrayView line)
     }
     settle(*ticket, false);
     return Ok{};
+}
+
+qint64 UsageSpool::appendedSinceRotate() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_current ? m_current->appended : 0;
 }
 
 qint64 UsageSpool::unsettled() const

@@ -24,7 +24,6 @@
 #include <QString>
 #include <QStringList>
 
-#include <atomic>
 #include <memory>
 
 namespace llmpool::gateway::billing {
@@ -61,7 +60,7 @@ public:
     // Files ready to replay: every spool file of the directory that no live writer holds.
     QStringList replayableFiles() const;
     // Events journaled into the current segment.
-    qint64 appendedSinceRotate() const { return m_appended.load(std::memory_order_relaxed); }
+    qint64 appendedSinceRotate() const;
     // Events journaled and not settled yet, over all segments.
     qint64 unsettled() const;
     // Files of `directory` waiting for replay (no live writer holds them) and their size: what the
@@ -89,7 +88,6 @@ private:
     mutable QMutex m_mutex;
     Ticket m_current;
     QList<Ticket> m_retiring; // rotated out, events still waiting for Redis
-    std::atomic<qint64> m_appended{0};
 };
 
 } // namespace llmpool::gateway::billing
