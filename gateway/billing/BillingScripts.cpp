@@ -185,29 +185,36 @@ while true do
 end
 )LUA";
 
-// KEYS: reservations, pending, totals, usage stream
-// ARGV: request id, cost, key id, event JSON
-// -> the stream entry id
+// KEYS: usage stream, then per user of the batch: reservations, pending, totals
+// ARGV: per event five values: the user's slot u (its keys are KEYS[3u-1], KEYS[3u], KEYS[3u+1]),
+//       request id, cost, key id, event JSON
+// -> the stream entry ids, one per event, in order
+// Several events (of any users) in one call: the totals of each user are read and written once.
+// (Keys of several users and the stream in one script: not for Redis Cluster, like the stream
+// key already was.) An event finished twice (a replay) adds its pending once; its second stream
+// entry is dropped by request id in PostgreSQL.
 constexpr char kFinish[] = R"LUA(
-local fields, deltas = {}, {}
-local e = redis.call('HGET', KEYS[1], ARGV[1])
-if e then
-  local amt, kid = ENTRY(e)
-  local n = N(P(amt))
-  fields = {'res', 'kr' .. kid}
-  deltas = {n, n}
-  redis.call('HDEL', KEYS[1], ARGV[1])
+local moves, ids = {}, {}
+for a = 1, #ARGV, 5 do
+  local u = tonumber(ARGV[a])
+  local rid, cost, kid = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local map = moves[u]
+  if not map then map = {}; moves[u] = map end
+  local e = redis.call('HGET', KEYS[3 * u - 1], rid)
+  if e then
+    local amt, rk = ENTRY(e)
+    local n = N(P(amt))
+    ADD(map, 'res', n); ADD(map, 'kr' .. rk, n)
+    redis.call('HDEL', KEYS[3 * u - 1], rid)
+  end
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'e', ARGV[a + 4])
+  local c = P(cost)
+  if C(c, 0) > 0 and redis.call('HSETNX', KEYS[3 * u], rid, cost .. ' ' .. kid) == 1 then
+    ADD(map, 'pend', c); ADD(map, 'kp' .. kid, c)
+  end
 end
-local id = redis.call('XADD', KEYS[4], '*', 'e', ARGV[4])
-local cost = P(ARGV[2])
-if C(cost, 0) > 0 and redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2] .. ' ' .. ARGV[3]) == 1 then
-  fields[#fields + 1] = 'pend'
-  fields[#fields + 1] = 'kp' .. ARGV[3]
-  deltas[#deltas + 1] = cost
-  deltas[#deltas + 1] = cost
-end
-if #fields > 0 then PUT(KEYS[3], fields, redis.call('HMGET', KEYS[3], unpack(fields)), deltas) end
-return id
+for u, map in pairs(moves) do MOVE(KEYS[3 * u + 1], map) end
+return ids
 )LUA";
 
 // KEYS: reservations, totals
@@ -282,6 +289,29 @@ const RedisScript &syncScript()
 {
     static const RedisScript script = makeScript("sync", kSync);
     return script;
+}
+
+FinishBatch::FinishBatch(QByteArray stream)
+{
+    m_keys << std::move(stream);
+}
+
+void FinishBatch::add(qint64 userId, QByteArray requestId, QByteArray cost, QByteArray keyId, QByteArray json)
+{
+    int slot = 0;
+    for (int i = 0; i < m_users.size(); ++i) {
+        if (m_users[i] == userId) {
+            slot = i + 1;
+            break;
+        }
+    }
+    if (slot == 0) {
+        m_users << userId;
+        slot = int(m_users.size());
+        const UserKeys k = UserKeys::of(userId);
+        m_keys << k.reservations << k.pending << k.totals;
+    }
+    m_args << QByteArray::number(slot) << std::move(requestId) << std::move(cost) << std::move(keyId) << std::move(json);
 }
 
 UserKeys UserKeys::of(qint64 userId)

@@ -23,7 +23,8 @@
 // Scripts:
 //   admit   reserve `amount` for a request if available (and the key's spending cap) covers it
 //   finish  release the reservation, append the event to the stream, hold its cost as pending —
-//           one atomic step, so the money is never both released and unqueued
+//           one atomic step, so the money is never both released and unqueued; several events
+//           (of any users) per call (FinishBatch builds its keys and arguments)
 //   release take back a reservation whose request will not run (admission answered too late)
 //   sync    store a wallet state (and key spend) from PostgreSQL if it is not older than what is
 //           there, and drop the pending entries of requests PostgreSQL now contains
@@ -56,6 +57,24 @@ struct UserKeys
     QByteArray wallet, reservations, pending, totals;
     QByteArray keySpend(qint64 keyId) const;
     static UserKeys of(qint64 userId);
+};
+
+// The keys and arguments of one `finish` call: the events in the order added (the reply holds their
+// stream entry ids in that order).
+class FinishBatch
+{
+public:
+    explicit FinishBatch(QByteArray stream = QByteArray(kUsageStream));
+    // `cost` as nanos text (Money::nanosText), `keyId` as decimal text.
+    void add(qint64 userId, QByteArray requestId, QByteArray cost, QByteArray keyId, QByteArray json);
+    int size() const { return int(m_args.size() / 5); }
+    const QList<QByteArray> &keys() const { return m_keys; }
+    const QList<QByteArray> &args() const { return m_args; }
+
+private:
+    QList<qint64> m_users; // slot i + 1 (few users per batch: a linear search)
+    QList<QByteArray> m_keys;
+    QList<QByteArray> m_args;
 };
 
 // Integer nanos as the scripts' text ("-1500000000", Money::nanosText) back to an amount.

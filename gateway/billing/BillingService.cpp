@@ -17,6 +17,9 @@
 #include <QThread>
 #include <QTimer>
 
+#include <algorithm>
+#include <vector>
+
 namespace llmpool::gateway::billing {
 
 namespace {
@@ -76,11 +79,91 @@ Error keyCapReached(Money amount, const QByteArray &room)
                  {}};
 }
 
-QList<QByteArray> finishKeys(qint64 userId)
+constexpr int kFinishBatchMax = 64; // events per `finish` call (each ~10 µs of Redis time)
+
+// The `finish` calls of one event-loop thread. Events recorded during a pass of its loop go to
+// Redis together, as one script call sent from a call posted to the loop (it runs before the loop
+// can block, and the command is written at the end of that pass): one script run for all of them,
+// each user's totals read and written once — at 64 connections ~10 events per pass, 40% less Redis
+// time per event than a call each. Admission on this thread sends what is queued first (send()),
+// so a client's next request is still admitted after its previous one finished, as before. A child
+// of the thread's RedisClient: it ends with the thread (events not sent by then stay in the
+// journal and are replayed).
+class FinishQueue : public QObject
 {
-    const UserKeys k = UserKeys::of(userId);
-    return {k.reservations, k.pending, k.totals, QByteArray(kUsageStream)};
-}
+public:
+    struct Item
+    {
+        qint64 userId = 0;
+        QByteArray requestId, cost, keyId, json;
+        std::function<void(bool)> settle; // true: Redis took the event
+    };
+
+    static FinishQueue *of(RedisClient *redis)
+    {
+        for (QObject *child : redis->children()) {
+            if (auto *queue = dynamic_cast<FinishQueue *>(child)) {
+                return queue;
+            }
+        }
+        return new FinishQueue(redis);
+    }
+
+    void add(Item item)
+    {
+        m_items.push_back(std::move(item));
+        if (!m_posted) {
+            m_posted = true;
+            QMetaObject::invokeMethod(
+                this,
+                [this] {
+                    m_posted = false;
+                    send();
+                },
+                Qt::QueuedConnection);
+        }
+    }
+
+    // Sends every queued event now (written to Redis when this pass ends).
+    void send()
+    {
+        if (m_items.empty()) {
+            return;
+        }
+        if (!m_redis->isConnected() && m_redis->state() == RedisClient::State::Connecting) {
+            // This thread's connection is still starting: wait for it rather than spool needlessly.
+            whenConnected(m_redis, this, [this](bool) { send(); });
+            return;
+        }
+        std::vector<Item> items = std::exchange(m_items, {});
+        for (size_t from = 0; from < items.size(); from += kFinishBatchMax) {
+            const size_t to = std::min(items.size(), from + kFinishBatchMax);
+            FinishBatch batch;
+            std::vector<std::function<void(bool)>> settles;
+            settles.reserve(to - from);
+            for (size_t i = from; i < to; ++i) {
+                Item &item = items[i];
+                batch.add(item.userId, std::move(item.requestId), std::move(item.cost), std::move(item.keyId),
+                          std::move(item.json));
+                settles.push_back(std::move(item.settle));
+            }
+            // Awaited with the connection as context, not a request's object: requests may be gone.
+            runScript(m_redis, finishScript(), batch.keys(), batch.args(), m_redis,
+                      [settles = std::move(settles)](Result<RedisReply> reply) {
+                          for (const auto &settle : settles) {
+                              settle(reply.ok());
+                          }
+                      });
+        }
+    }
+
+private:
+    explicit FinishQueue(RedisClient *redis) : QObject(redis), m_redis(redis) {}
+
+    RedisClient *m_redis;
+    std::vector<Item> m_items;
+    bool m_posted = false;
+};
 
 } // namespace
 
@@ -133,9 +216,10 @@ private:
                     qCWarning(lcUsage).noquote() << "usage spool: skipping an unreadable event:" << header.error().message;
                     return Ok{};
                 }
-                auto reply = runScriptSync(*m_redis, finishScript(), finishKeys(header->userId),
-                                           {header->requestId, header->cost.nanosText(),
-                                            QByteArray::number(header->keyId), line.toByteArray()});
+                FinishBatch batch;
+                batch.add(header->userId, header->requestId, header->cost.nanosText(),
+                          QByteArray::number(header->keyId), line.toByteArray());
+                auto reply = runScriptSync(*m_redis, finishScript(), batch.keys(), batch.args());
                 if (!reply) {
                     return reply.error();
                 }
@@ -264,6 +348,7 @@ void BillingService::admit(const AdmissionRequest &request, QObject *context, Ve
     // The reply is awaited with the connection as context, not the request's object: a
     // reservation granted after the request went away must still be taken back.
     RedisClient *redis = m_redis->local();
+    FinishQueue::of(redis)->send(); // events finished on this thread go first (see FinishQueue)
     runScript(redis, admitScript(), std::move(keys), std::move(args), redis,
               [this, request, context = QPointer<QObject>(context), guarded = context != nullptr,
                done = std::move(done), attempt](Result<RedisReply> reply) mutable {
@@ -435,26 +520,16 @@ void BillingService::record(UsageEvent event, QObject *context, std::function<vo
         }
         settle(false);
     });
-    auto send = [this, redis, settle, args = QList<QByteArray>{event.requestId, event.cost.nanosText(),
-                                                              QByteArray::number(event.keyId), std::move(json)},
-                 keys = finishKeys(event.userId)]() mutable {
-        // The reply is awaited with the connection as context, not the request's object: the
-        // request may be gone by then.
-        // Written to Redis when this pass of the event loop ends, with the pass's other commands
-        // (flushing it at once, so that it would be on the wire before the response's last
-        // bytes, cost 20% of throughput at 64 connections). The client's next request on the same
-        // connection is admitted on this thread's Redis connection, after this script; one on
-        // another connection, landing on another thread within the same pass, could be admitted
-        // while this reservation is still held — a refusal only for a balance that covers only
-        // one reservation at a time, never an overspend.
-        runScript(redis, finishScript(), std::move(keys), std::move(args), redis,
-                  [settle](Result<RedisReply> reply) { settle(reply.ok()); });
-    };
-    if (!redis->isConnected() && redis->state() == RedisClient::State::Connecting) {
-        // This thread's connection is still starting: wait for it rather than spool needlessly.
-        whenConnected(redis, redis, [send = std::move(send)](bool) mutable { send(); });
-    } else {
-        send();
+    // Sent with the other events of this pass (FinishQueue). The client's next request on the same
+    // connection is admitted on this thread's Redis connection, after this event's `finish`; one
+    // on another connection, landing on another thread at about the same time, could be admitted
+    // while this reservation is still held — a refusal only for a balance that covers only one
+    // reservation at a time, never an overspend.
+    FinishQueue *queue = FinishQueue::of(redis);
+    queue->add({event.userId, event.requestId, event.cost.nanosText(), QByteArray::number(event.keyId),
+                std::move(json), std::move(settle)});
+    if (!pending->ticket) {
+        queue->send(); // not journaled: the response waits for this answer
     }
     if (pending->ticket && durable) {
         durable(); // journaled: nothing to wait for

@@ -5,8 +5,10 @@
 //     wallet Redis does not hold yet is read from PostgreSQL and stored first (`sync`).
 //   - Usage: record() journals the event in the local spool (UsageSpool, one write(2)) — which is
 //     when the response may end — and runs the `finish` script: release the reservation, append
-//     the event to the `llmpool:usage` stream, hold its cost as pending, in one atomic step. An
-//     event Redis cannot take stays in the journal and a background thread replays it later.
+//     the event to the `llmpool:usage` stream, hold its cost as pending, in one atomic step (one
+//     call for all the events a thread recorded in one pass of its loop, sent before any later
+//     admission on that thread). An event Redis cannot take stays in the journal and a background
+//     thread replays it later.
 // The worker (UsageWorker) turns stream entries into usage rows and ledger charges.
 //
 // Threads: reserve() and record() are called on event-loop threads and never block them (Redis

@@ -60,11 +60,10 @@ private:
 
     bool finish(const QByteArray &rid, Money cost, qint64 keyId = 7)
     {
-        const UserKeys k = UserKeys::of(m_user);
-        auto reply = runScriptSync(*m_redis, finishScript(),
-                                   {k.reservations, k.pending, k.totals, streamKey()},
-                                   {rid, cost.nanosText(), QByteArray::number(keyId), "{\"request_id\":\"" + rid + "\"}"});
-        return reply && reply->isString();
+        FinishBatch batch(streamKey());
+        batch.add(m_user, rid, cost.nanosText(), QByteArray::number(keyId), "{\"request_id\":\"" + rid + "\"}");
+        auto reply = runScriptSync(*m_redis, finishScript(), batch.keys(), batch.args());
+        return reply && reply->isArray() && reply->elements.size() == 1 && reply->elements[0].isString();
     }
 
     QByteArray streamKey() const { return "test:usage:" + QByteArray::number(m_user); }
@@ -172,6 +171,55 @@ private Q_SLOTS:
         sync(m("0.8"), 7);
         QCOMPARE(admit("r3", m("0.1")).code, 1);
         QCOMPARE(totals("res"), QByteArray("800000000"));
+        (void)m_redis->command({"DEL", streamKey()});
+    }
+
+    void finishTakesEventsOfSeveralUsersInOneCall()
+    {
+        const qint64 first = m_user, second = m_user + 1;
+        sync(m("10"), 1);
+        QCOMPARE(admit("a", m("0.5"), 7).code, 1);
+        QCOMPARE(admit("d", m("0.1"), 7).code, 1);
+        m_user = second;
+        sync(m("10"), 1);
+        QCOMPARE(admit("b", m("0.4"), 9).code, 1);
+        m_user = first;
+
+        FinishBatch batch(streamKey());
+        batch.add(first, "a", m("0.2").nanosText(), "7", R"({"request_id":"a"})");
+        batch.add(second, "b", m("0.1").nanosText(), "9", R"({"request_id":"b"})");
+        batch.add(first, "c", m("0.3").nanosText(), "8", R"({"request_id":"c"})"); // never reserved
+        batch.add(first, "a", m("0.2").nanosText(), "7", R"({"request_id":"a"})"); // twice in one call
+        batch.add(first, "d", m("0").nanosText(), "7", R"({"request_id":"d"})");   // free: nothing pending
+        QCOMPARE(batch.keys().size(), 1 + 2 * 3);
+        auto reply = runScriptSync(*m_redis, finishScript(), batch.keys(), batch.args());
+        QVERIFY2(reply.ok(), reply.ok() ? "" : qPrintable(reply.error().message));
+        QVERIFY(reply->isArray());
+        QCOMPARE(reply->elements.size(), 5); // one stream entry per event, in order
+        auto entries = m_redis->command({"XRANGE", streamKey(), "-", "+"});
+        QVERIFY(entries.ok());
+        QCOMPARE(entries->elements.size(), 5);
+        for (int i = 0; i < 5; ++i) {
+            QCOMPARE(entries->elements[i].elements[0].string, reply->elements[i].string);
+        }
+        QCOMPARE(entries->elements[1].elements[1].elements[1].string, QByteArray(R"({"request_id":"b"})"));
+
+        // First user: both reservations released (fields gone), a + c pending once each.
+        QCOMPARE(totals("res"), QByteArray("0"));
+        QCOMPARE(totals("kr7"), QByteArray("0"));
+        QCOMPARE(totals("pend"), QByteArray("500000000"));
+        QCOMPARE(totals("kp7"), QByteArray("200000000"));
+        QCOMPARE(totals("kp8"), QByteArray("300000000"));
+        QCOMPARE(m_redis->command({"HLEN", UserKeys::of(first).pending})->integer, 2);
+        QCOMPARE(m_redis->command({"HLEN", UserKeys::of(first).reservations})->integer, 0);
+        // Second user: its own keys.
+        m_user = second;
+        QCOMPARE(totals("res"), QByteArray("0"));
+        QCOMPARE(totals("kr9"), QByteArray("0"));
+        QCOMPARE(totals("pend"), QByteArray("100000000"));
+        QCOMPARE(totals("kp9"), QByteArray("100000000"));
+        QCOMPARE(admit("e", m("9.9")).code, 1); // 10 - 0.1 pending
+        m_user = first;
         (void)m_redis->command({"DEL", streamKey()});
     }
 

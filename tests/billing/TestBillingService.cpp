@@ -2,7 +2,8 @@
 // (the request went away, or its deadline answered first) is taken back when the late answer
 // comes, instead of holding the user's money until the reservation's TTL. A usage event is durable
 // (journaled) when record() returns — the response does not wait for Redis — and then reaches the
-// stream, releasing its reservation and holding its cost as pending.
+// stream, releasing its reservation and holding its cost as pending. Events recorded in one pass
+// reach Redis together, but still before a later admission on the same thread.
 
 #include "SharedServices.h"
 #include "StorageTestUtil.h"
@@ -173,6 +174,51 @@ private Q_SLOTS:
         QVERIFY(stream.ok() && stream->isArray() && stream->elements.size() == 1);
         QVERIFY(stream->elements[0].elements[1].elements[1].string.contains(r.requestId));
         QCOMPARE(m_billing->counters().spooled.load(), 0);
+    }
+
+    void admissionAfterEventsOfTheSamePassSeesThemFinished()
+    {
+        // Events of one pass go to Redis together, one loop pass later; an admission on the same
+        // thread in the meantime must still come after them (a client's next request on its
+        // connection: its previous reservation must be released by then).
+        NewUser user;
+        user.name = QStringLiteral("billing-service-batch");
+        auto created = m_db->runSync([user](QSqlDatabase &db) { return UserRepository::create(db, user); });
+        QVERIFY(created.ok());
+        m_user = created->id;
+        Movement deposit{m_user, MovementKind::Deposit, *Money::parse(u"1"), QStringLiteral("seed"), std::nullopt};
+        QVERIFY(m_db->runSync([deposit](QSqlDatabase &db) { return WalletRepository::applyMovement(db, deposit); })
+                    .ok());
+        const AdmissionRequest all = request("1");
+        QVERIFY(reserveAndWait(all).ok());
+        QVERIFY(!reserveAndWait(request("0.000000001")).ok()); // nothing left
+
+        const qint64 recordedBefore = m_billing->counters().recorded.load();
+        QObject requester;
+        int durable = 0;
+        const char *costs[] = {"0.5", "0.1", "0.1"};
+        for (int i = 0; i < 3; ++i) {
+            UsageEvent event;
+            event.requestId = i == 0 ? all.requestId : "req-test-unreserved-" + QByteArray::number(++m_requests);
+            event.userId = m_user;
+            event.keyId = 1;
+            event.model = QStringLiteral("m");
+            event.endpoint = QStringLiteral("chat/completions");
+            event.status = 200;
+            event.cost = *Money::parse(QString::fromLatin1(costs[i]));
+            m_billing->record(event, &requester, [&] { ++durable; });
+        }
+        QCOMPARE(durable, 3);
+        // No event-loop pass in between: 1 - 0.7 = 0.3 is available only if the three went first.
+        QVERIFY(reserveAndWait(request("0.3")).ok());
+        QTRY_COMPARE_WITH_TIMEOUT(m_billing->counters().recorded.load(), recordedBefore + 3, 10'000);
+        auto pending = m_redis->command({"HLEN", UserKeys::of(m_user).pending});
+        QVERIFY(pending.ok());
+        QCOMPARE(pending->integer, 3);
+        auto pend = m_redis->command({"HGET", UserKeys::of(m_user).totals, "pend"});
+        QVERIFY(pend.ok());
+        QCOMPARE(pend->string, QByteArray("700000000"));
+        QCOMPARE(reservationsHeld(), 1); // the 0.3
     }
 };
 
