@@ -210,15 +210,22 @@ private:
             m_redis = std::make_unique<RedisSyncClient>(m_redisUrl, 2'000);
         }
         for (const QString &path : files) {
-            auto replayed = UsageSpool::replayFile(path, [this](QByteArrayView line) -> Status {
-                auto header = UsageEventJson::header(line);
-                if (!header) {
-                    qCWarning(lcUsage).noquote() << "usage spool: skipping an unreadable event:" << header.error().message;
+            // kFinishBatchMax events per `finish` call: a backlog left by an outage drains in
+            // few round trips.
+            auto replayed = UsageSpool::replayFile(path, kFinishBatchMax, [this](const QList<QByteArrayView> &lines) -> Status {
+                FinishBatch batch;
+                for (QByteArrayView line : lines) {
+                    auto header = UsageEventJson::header(line);
+                    if (!header) {
+                        qCWarning(lcUsage).noquote() << "usage spool: skipping an unreadable event:" << header.error().message;
+                        continue;
+                    }
+                    batch.add(header->userId, header->requestId, header->cost.nanosText(),
+                              QByteArray::number(header->keyId), line.toByteArray());
+                }
+                if (batch.size() == 0) {
                     return Ok{};
                 }
-                FinishBatch batch;
-                batch.add(header->userId, header->requestId, header->cost.nanosText(),
-                          QByteArray::number(header->keyId), line.toByteArray());
                 auto reply = runScriptSync(*m_redis, finishScript(), batch.keys(), batch.args());
                 if (!reply) {
                     return reply.error();

@@ -318,6 +318,12 @@ QStringList UsageSpool::replayableFiles() const
 
 Result<qint64> UsageSpool::replayFile(const QString &path, const std::function<Status(QByteArrayView line)> &deliver)
 {
+    return replayFile(path, 1, [&deliver](const QList<QByteArrayView> &lines) { return deliver(lines.front()); });
+}
+
+Result<qint64> UsageSpool::replayFile(const QString &path, int chunk,
+                                      const std::function<Status(const QList<QByteArrayView> &lines)> &deliver)
+{
     const int fd = ::open(QFile::encodeName(path).constData(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return qint64(0); // gone meanwhile (another replayer took it)
@@ -334,6 +340,19 @@ Result<qint64> UsageSpool::replayFile(const QString &path, const std::function<S
     const QByteArray data = file.readAll();
     file.close();
     qint64 delivered = 0;
+    QList<QByteArrayView> lines;
+    lines.reserve(qMax(1, chunk));
+    auto flush = [&]() -> Status {
+        if (lines.isEmpty()) {
+            return Ok{};
+        }
+        if (auto ok = deliver(lines); !ok) {
+            return ok;
+        }
+        delivered += lines.size();
+        lines.clear();
+        return Ok{};
+    };
     qsizetype start = 0;
     while (start < data.size()) {
         const qsizetype end = data.indexOf('\n', start);
@@ -346,11 +365,17 @@ Result<qint64> UsageSpool::replayFile(const QString &path, const std::function<S
         if (line.isEmpty()) {
             continue;
         }
-        if (auto ok = deliver(line); !ok) {
-            ::close(fd);
-            return ok.error();
+        lines << line;
+        if (lines.size() >= chunk) {
+            if (auto ok = flush(); !ok) {
+                ::close(fd);
+                return ok.error();
+            }
         }
-        ++delivered;
+    }
+    if (auto ok = flush(); !ok) {
+        ::close(fd);
+        return ok.error();
     }
     QFile::remove(path); // still locked by us: nobody else is replaying it
     ::close(fd);

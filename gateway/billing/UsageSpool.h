@@ -79,6 +79,9 @@ public:
     // Returns the number of lines delivered, or the failure. Skips lines cut short by a crash.
     static Result<qint64> replayFile(const QString &path,
                                      const std::function<Status(QByteArrayView line)> &deliver);
+    // The same, `deliver` getting up to `chunk` lines at a time (in order; a failure keeps the file).
+    static Result<qint64> replayFile(const QString &path, int chunk,
+                                     const std::function<Status(const QList<QByteArrayView> &lines)> &deliver);
 
 private:
     Status openNewSegmentLocked();

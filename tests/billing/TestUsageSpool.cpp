@@ -123,6 +123,49 @@ private Q_SLOTS:
         QVERIFY(!QFile::exists(path));
     }
 
+    void replayInChunks()
+    {
+        QTemporaryDir dir;
+        const QString path = QDir(dir.path()).filePath(QStringLiteral("usage-1-1-2.spool"));
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        for (int i = 0; i < 150; ++i) {
+            f.write("{\"n\":" + QByteArray::number(i) + "}\n");
+        }
+        f.close();
+
+        // The second chunk fails: the file stays.
+        QList<qsizetype> sizes;
+        auto failed = UsageSpool::replayFile(path, 64, [&sizes](const QList<QByteArrayView> &lines) -> Status {
+            sizes << lines.size();
+            if (sizes.size() == 2) {
+                return Error::unavailable(QStringLiteral("redis_unavailable"), QStringLiteral("down"));
+            }
+            return Ok{};
+        });
+        QVERIFY(!failed.ok());
+        QCOMPARE(sizes, (QList<qsizetype>{64, 64}));
+        QVERIFY(QFile::exists(path));
+
+        // Then all of it, in order, the last chunk short; the file goes.
+        QList<QByteArray> seen;
+        sizes.clear();
+        auto replayed = UsageSpool::replayFile(path, 64, [&](const QList<QByteArrayView> &lines) -> Status {
+            sizes << lines.size();
+            for (QByteArrayView line : lines) {
+                seen << line.toByteArray();
+            }
+            return Ok{};
+        });
+        QVERIFY(replayed.ok());
+        QCOMPARE(*replayed, 150);
+        QCOMPARE(sizes, (QList<qsizetype>{64, 64, 22}));
+        QCOMPARE(seen.size(), 150);
+        QCOMPARE(seen.first(), QByteArray("{\"n\":0}"));
+        QCOMPARE(seen.last(), QByteArray("{\"n\":149}"));
+        QVERIFY(!QFile::exists(path));
+    }
+
     void aDeliveredSegmentIsDeletedOnceSettled()
     {
         QTemporaryDir dir;
