@@ -64,6 +64,23 @@ private:
         return *verdict;
     }
 
+    // A user with `cash` deposited through the ledger; 0 on failure.
+    qint64 newUserWithDeposit(const char *name, const char *cash)
+    {
+        NewUser user;
+        user.name = QString::fromLatin1(name);
+        auto created = m_db->runSync([user](QSqlDatabase &db) { return UserRepository::create(db, user); });
+        if (!created) {
+            return 0;
+        }
+        Movement deposit{created->id, MovementKind::Deposit, *Money::parse(QString::fromLatin1(cash)),
+                         QStringLiteral("seed"), std::nullopt};
+        if (!m_db->runSync([deposit](QSqlDatabase &db) { return WalletRepository::applyMovement(db, deposit); })) {
+            return 0;
+        }
+        return created->id;
+    }
+
     qint64 reservationsHeld()
     {
         auto reply = m_redis->command({"HLEN", UserKeys::of(m_user).reservations});
@@ -77,14 +94,8 @@ private Q_SLOTS:
         QVERIFY2(services.ok(), services.ok() ? "" : qPrintable(services.error().message));
         m_services = std::move(*services);
         m_db = migratedDatabase(*m_services);
-        NewUser user;
-        user.name = QStringLiteral("billing-service");
-        auto created = m_db->runSync([user](QSqlDatabase &db) { return UserRepository::create(db, user); });
-        QVERIFY(created.ok());
-        m_user = created->id;
-        Movement deposit{m_user, MovementKind::Deposit, *Money::parse(u"10"), QStringLiteral("seed"), std::nullopt};
-        QVERIFY(m_db->runSync([deposit](QSqlDatabase &db) { return WalletRepository::applyMovement(db, deposit); })
-                    .ok());
+        m_user = newUserWithDeposit("billing-service", "10");
+        QVERIFY(m_user > 0);
 
         RedisClient::Options options;
         options.url = m_services->redisUrl();
@@ -181,14 +192,8 @@ private Q_SLOTS:
         // Events of one pass go to Redis together, one loop pass later; an admission on the same
         // thread in the meantime must still come after them (a client's next request on its
         // connection: its previous reservation must be released by then).
-        NewUser user;
-        user.name = QStringLiteral("billing-service-batch");
-        auto created = m_db->runSync([user](QSqlDatabase &db) { return UserRepository::create(db, user); });
-        QVERIFY(created.ok());
-        m_user = created->id;
-        Movement deposit{m_user, MovementKind::Deposit, *Money::parse(u"1"), QStringLiteral("seed"), std::nullopt};
-        QVERIFY(m_db->runSync([deposit](QSqlDatabase &db) { return WalletRepository::applyMovement(db, deposit); })
-                    .ok());
+        m_user = newUserWithDeposit("billing-service-batch", "1");
+        QVERIFY(m_user > 0);
         const AdmissionRequest all = request("1");
         QVERIFY(reserveAndWait(all).ok());
         QVERIFY(!reserveAndWait(request("0.000000001")).ok()); // nothing left
