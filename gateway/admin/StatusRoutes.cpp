@@ -8,10 +8,10 @@
 // event-loop thread; nothing blocks.
 
 #include "admin/AdminResource.h"
+#include "billing/BillingScripts.h"
 #include "billing/UsageSpool.h"
 #include "storage/RedisPool.h"
 
-#include <QDir>
 #include <QElapsedTimer>
 #include <QTimer>
 
@@ -22,8 +22,8 @@ namespace {
 using namespace admin;
 
 constexpr int kCheckDeadlineMs = 1'500;
-const QByteArray kUsageStream = QByteArrayLiteral("llmpool:usage");
-const QByteArray kWorkerGroup = QByteArrayLiteral("llmpool-workers");
+using billing::kUsageGroup;
+using billing::kUsageStream;
 
 QJsonObject failed(const QString &message)
 {
@@ -84,7 +84,7 @@ struct StatusProbe
         const QJsonObject rd = redis.value_or(failed(late));
         QJsonObject q = queue.value_or(failed(late));
         q.insert(QStringLiteral("stream"), QString::fromLatin1(kUsageStream));
-        q.insert(QStringLiteral("group"), QString::fromLatin1(kWorkerGroup));
+        q.insert(QStringLiteral("group"), QString::fromLatin1(kUsageGroup));
         auto ok = [](const QJsonObject &o) {
             return o.value(QStringLiteral("status")).toString() == QLatin1String("ok");
         };
@@ -129,7 +129,7 @@ void readQueue(const std::shared_ptr<StatusProbe> &probe, RedisClient *client, Q
             const RedisReply *group = nullptr;
             for (const RedisReply &g : reply->elements) {
                 const RedisReply *name = field(g, "name");
-                if (name && name->string == kWorkerGroup)
+                if (name && name->string == QByteArrayView(kUsageGroup))
                     group = &g;
             }
             if (!group) {
