@@ -760,6 +760,7 @@ void readBilling(SectionReader &r, Config &c)
     else
         b.currency = currency;
     r.boolean("reservation", b.reservation);
+    r.boolean("reservation_lease", b.reservationLease);
     r.integer("default_max_output_tokens", b.defaultMaxOutputTokens, 1, 10'000'000);
     r.string("spool_dir", b.spoolDir);
     if (b.spoolDir.trimmed().isEmpty())

@@ -156,6 +156,9 @@ struct BillingConfig
 {
     QString currency = QStringLiteral("USD"); // a label only; no conversion happens
     bool reservation = true;
+    // Busy keys reserve a slice of the balance in Redis at a time (a lease) and admit their
+    // requests against it in process: no Redis round trip before the upstream call.
+    bool reservationLease = true;
     int defaultMaxOutputTokens = 4096; // reservation size when a request sets no max_tokens
     // Where usage events wait while Redis is unreachable (relative paths: to the working directory).
     QString spoolDir = QStringLiteral("llmpool-spool");

@@ -186,31 +186,53 @@ end
 )LUA";
 
 // KEYS: usage stream, then per user of the batch: reservations, pending, totals
-// ARGV: per event five values: the user's slot u (its keys are KEYS[3u-1], KEYS[3u], KEYS[3u+1]),
-//       request id, cost, key id, event JSON
+// ARGV: per event six values: the user's slot u (its keys are KEYS[3u-1], KEYS[3u], KEYS[3u+1]),
+//       request id, cost, key id, event JSON, lease ('' = none)
 // -> the stream entry ids, one per event, in order
+// A request admitted against a lease (a reservation held for many requests, see LeaseBook) has no
+// reservation of its own: its cost is taken off the lease's entry instead (never below zero), once —
+// only when its pending entry is new; each lease's entry is read and written once per call.
 // Several events (of any users) in one call: the totals of each user are read and written once.
 // (Keys of several users and the stream in one script: not for Redis Cluster, like the stream
 // key already was.) An event finished twice (a replay) adds its pending once; its second stream
 // entry is dropped by request id in PostgreSQL.
 constexpr char kFinish[] = R"LUA(
-local moves, ids = {}, {}
-for a = 1, #ARGV, 5 do
+local moves, ids, leases, held = {}, {}, {}, {}
+for a = 1, #ARGV, 6 do
   local u = tonumber(ARGV[a])
-  local rid, cost, kid = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local rid, cost, kid, lease = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 5]
   local map = moves[u]
   if not map then map = {}; moves[u] = map end
-  local e = redis.call('HGET', KEYS[3 * u - 1], rid)
-  if e then
-    local amt, rk = ENTRY(e)
-    local n = N(P(amt))
-    ADD(map, 'res', n); ADD(map, 'kr' .. rk, n)
-    redis.call('HDEL', KEYS[3 * u - 1], rid)
+  if lease == '' then
+    local e = redis.call('HGET', KEYS[3 * u - 1], rid)
+    if e then
+      local amt, rk = ENTRY(e)
+      local n = N(P(amt))
+      ADD(map, 'res', n); ADD(map, 'kr' .. rk, n)
+      redis.call('HDEL', KEYS[3 * u - 1], rid)
+    end
   end
   ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'e', ARGV[a + 4])
   local c = P(cost)
   if C(c, 0) > 0 and redis.call('HSETNX', KEYS[3 * u], rid, cost .. ' ' .. kid) == 1 then
     ADD(map, 'pend', c); ADD(map, 'kp' .. kid, c)
+    if lease ~= '' then
+      local h = held[u .. ' ' .. lease]
+      if not h then h = {u, lease, 0}; held[u .. ' ' .. lease] = h; leases[#leases + 1] = h end
+      h[3] = A(h[3], c)
+    end
+  end
+end
+-- Each lease named: read and written once for all its events of this call.
+for i = 1, #leases do
+  local u, lease, c = leases[i][1], leases[i][2], leases[i][3]
+  local le = redis.call('HGET', KEYS[3 * u - 1], lease)
+  if le then
+    local lamt, lk, lexp = string.match(le, '^(%S+) (%S+) ?(%S*)')
+    local left = P(lamt)
+    if C(c, left) > 0 then c = left end
+    redis.call('HSET', KEYS[3 * u - 1], lease, T(S(left, c)) .. ' ' .. lk .. ' ' .. lexp)
+    ADD(moves[u], 'res', N(c)); ADD(moves[u], 'kr' .. lk, N(c))
   end
 end
 for u, map in pairs(moves) do MOVE(KEYS[3 * u + 1], map) end
@@ -296,7 +318,8 @@ FinishBatch::FinishBatch(QByteArray stream)
     m_keys << std::move(stream);
 }
 
-void FinishBatch::add(qint64 userId, QByteArray requestId, QByteArray cost, QByteArray keyId, QByteArray json)
+void FinishBatch::add(qint64 userId, QByteArray requestId, QByteArray cost, QByteArray keyId, QByteArray json,
+                      QByteArray lease)
 {
     int slot = 0;
     for (int i = 0; i < m_users.size(); ++i) {
@@ -311,7 +334,8 @@ void FinishBatch::add(qint64 userId, QByteArray requestId, QByteArray cost, QByt
         const UserKeys k = UserKeys::of(userId);
         m_keys << k.reservations << k.pending << k.totals;
     }
-    m_args << QByteArray::number(slot) << std::move(requestId) << std::move(cost) << std::move(keyId) << std::move(json);
+    m_args << QByteArray::number(slot) << std::move(requestId) << std::move(cost) << std::move(keyId) << std::move(json)
+           << std::move(lease);
 }
 
 UserKeys UserKeys::of(qint64 userId)

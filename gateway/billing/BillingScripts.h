@@ -11,6 +11,7 @@
 //   llmpool:{uU}:r      hash  request id -> "<amount nanos> <key id> <expiry ms>": live
 //                             reservations. Those of a crashed gateway expire: a refusal (at most
 //                             once a second per user) releases the expired ones before it answers.
+//                             Leases (LeaseBook) are entries too, under ids "L<instance>.<n>".
 //   llmpool:{uU}:p      hash  request id -> "<cost nanos> <key id>": finished, queued for the
 //                             worker, not yet in PostgreSQL ("pending")
 //   llmpool:{uU}:s      hash  totals: res, pend, kr<K> / kp<K> (reserved / pending per key K)
@@ -22,7 +23,8 @@
 //
 // Scripts:
 //   admit   reserve `amount` for a request if available (and the key's spending cap) covers it
-//   finish  release the reservation, append the event to the stream, hold its cost as pending —
+//   finish  release the reservation (or take the cost off the lease it was admitted against),
+//           append the event to the stream, hold its cost as pending —
 //           one atomic step, so the money is never both released and unqueued; several events
 //           (of any users) per call (FinishBatch builds its keys and arguments)
 //   release take back a reservation whose request will not run (admission answered too late)
@@ -65,9 +67,11 @@ class FinishBatch
 {
 public:
     explicit FinishBatch(QByteArray stream = QByteArray(kUsageStream));
-    // `cost` as nanos text (Money::nanosText), `keyId` as decimal text.
-    void add(qint64 userId, QByteArray requestId, QByteArray cost, QByteArray keyId, QByteArray json);
-    int size() const { return int(m_args.size() / 5); }
+    // `cost` as nanos text (Money::nanosText), `keyId` as decimal text, `lease` the id of the lease
+    // the request was admitted against (empty: none).
+    void add(qint64 userId, QByteArray requestId, QByteArray cost, QByteArray keyId, QByteArray json,
+             QByteArray lease = {});
+    int size() const { return int(m_args.size() / 6); }
     const QList<QByteArray> &keys() const { return m_keys; }
     const QList<QByteArray> &args() const { return m_args; }
 

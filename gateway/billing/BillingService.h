@@ -2,7 +2,9 @@
 
 // BillingService: the data plane's side of billing (SPEC §5).
 //   - Admission: reserve() runs the `admit` script on the calling thread's Redis connection; a
-//     wallet Redis does not hold yet is read from PostgreSQL and stored first (`sync`).
+//     wallet Redis does not hold yet is read from PostgreSQL and stored first (`sync`). A busy
+//     key's requests are admitted against a lease instead (LeaseBook): one `admit` for 32
+//     requests' worth, then none per request.
 //   - Usage: record() journals the event in the local spool (UsageSpool, one write(2)) — which is
 //     when the response may end — and runs the `finish` script: release the reservation, append
 //     the event to the `llmpool:usage` stream, hold its cost as pending, in one atomic step (one
@@ -16,6 +18,7 @@
 // on its own thread.
 
 #include "Config.h"
+#include "billing/LeaseBook.h"
 #include "usage/Admission.h"
 #include "usage/UsageEvent.h"
 
@@ -35,10 +38,14 @@ namespace billing {
 
 class UsageSpool;
 class SpoolKeeper;
+class LeaseRegistry;
+class ThreadLeases;
 
 struct BillingCounters
 {
     std::atomic<qint64> reservations{0};  // admitted with a reservation
+    std::atomic<qint64> leased{0};        // admitted against a lease (no Redis call of their own)
+    std::atomic<qint64> leases{0};        // leases granted
     std::atomic<qint64> refused{0};       // 402
     std::atomic<qint64> unavailable{0};   // 503: Redis or PostgreSQL unreachable at admission
     std::atomic<qint64> releasedLate{0};  // reservations granted after their request gave up, taken back
@@ -63,6 +70,9 @@ public:
     void record(UsageEvent event, QObject *context, std::function<void()> durable) override;
 
     const BillingCounters &counters() const { return m_counters; }
+    // How leases are sized and kept ([billing] reservation_lease); tests shorten them. Set before
+    // the first request.
+    void setLeaseSettings(const LeaseBook::Settings &settings) { m_leaseSettings = settings; }
     // How long a reservation lives if its request never finishes (a crashed gateway).
     qint64 reservationTtlMs() const { return m_reservationTtlMs; }
 
@@ -70,7 +80,9 @@ private:
     // `done` delivers the verdict and says whether the request still wanted it (false: the
     // deadline answered first, or the requester is gone).
     using Verdict = std::function<bool(Status)>;
+    friend class ThreadLeases;
     void admit(const AdmissionRequest &request, QObject *context, Verdict done, int attempt);
+    void openLease(const AdmissionRequest &request, QObject *context, Verdict done);
     void loadWallet(const AdmissionRequest &request, QObject *context, Verdict done, int attempt);
     void releaseUnused(const AdmissionRequest &request);
     void spool(const QByteArray &json, const QByteArray &requestId);
@@ -83,6 +95,11 @@ private:
     QThread *m_keeperThread = nullptr;
     SpoolKeeper *m_keeper = nullptr;
     BillingCounters m_counters;
+    LeaseBook::Settings m_leaseSettings;
+    QByteArray m_leasePrefix; // "L<random instance id>."
+    bool m_leasing;           // [billing] reservation and reservation_lease
+    std::atomic<quint64> m_leaseSeq{0};
+    std::shared_ptr<LeaseRegistry> m_leaseRegistry;
 };
 
 } // namespace billing

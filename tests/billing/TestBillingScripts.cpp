@@ -58,10 +58,11 @@ private:
         return {reply->elements[0].integer, reply->elements[1].string};
     }
 
-    bool finish(const QByteArray &rid, Money cost, qint64 keyId = 7)
+    bool finish(const QByteArray &rid, Money cost, qint64 keyId = 7, const QByteArray &lease = {})
     {
         FinishBatch batch(streamKey());
-        batch.add(m_user, rid, cost.nanosText(), QByteArray::number(keyId), "{\"request_id\":\"" + rid + "\"}");
+        batch.add(m_user, rid, cost.nanosText(), QByteArray::number(keyId), "{\"request_id\":\"" + rid + "\"}",
+                  lease);
         auto reply = runScriptSync(*m_redis, finishScript(), batch.keys(), batch.args());
         return reply && reply->isArray() && reply->elements.size() == 1 && reply->elements[0].isString();
     }
@@ -307,6 +308,41 @@ private Q_SLOTS:
         release("other");
         QCOMPARE(totals("pend"), QByteArray("250000000"));
         QCOMPARE(admit("rest", m("0.75")).code, 1);
+        (void)m_redis->command({"DEL", streamKey()});
+    }
+
+    void finishTakesALeasedRequestsCostOffItsLease()
+    {
+        sync(m("10"), 1);
+        const UserKeys k = UserKeys::of(m_user);
+        const auto entry = [&](const QByteArray &id) {
+            auto reply = m_redis->command({"HGET", k.reservations, id});
+            return reply && reply->isString() ? reply->string : QByteArray();
+        };
+        QCOMPARE(admit("Lx.1", m("3"), 7, {}, m_now + 90'000).code, 1); // the lease: a reservation
+        QVERIFY(finish("r1", m("0.5"), 7, "Lx.1"));
+        QCOMPARE(entry("Lx.1"), QByteArray("2500000000 7 ") + QByteArray::number(m_now + 90'000)); // expiry kept
+        QCOMPARE(totals("res"), QByteArray("2500000000"));
+        QCOMPARE(totals("kr7"), QByteArray("2500000000"));
+        QCOMPARE(totals("pend"), QByteArray("500000000"));
+        QCOMPARE(totals("kp7"), QByteArray("500000000"));
+        // The same event again (a replay carrying the lease): its cost is taken once.
+        QVERIFY(finish("r1", m("0.5"), 7, "Lx.1"));
+        QCOMPARE(totals("res"), QByteArray("2500000000"));
+        QCOMPARE(totals("pend"), QByteArray("500000000"));
+        // A cost beyond what is left takes the lease to zero, never below; pending gets all of it.
+        QVERIFY(finish("r2", m("4"), 7, "Lx.1"));
+        QCOMPARE(entry("Lx.1"), QByteArray("0 7 ") + QByteArray::number(m_now + 90'000));
+        QCOMPARE(totals("res"), QByteArray("0"));
+        QCOMPARE(totals("kr7"), QByteArray("0"));
+        QCOMPARE(totals("pend"), QByteArray("4500000000"));
+        QCOMPARE(admit("r3", m("5.5")).code, 1); // 10 - 4.5 pending: exactly
+        // Released by its holder, then a late event naming it: pending only.
+        QVERIFY(runScriptSync(*m_redis, releaseScript(), {k.reservations, k.totals}, {"Lx.1"}).ok());
+        QCOMPARE(entry("Lx.1"), QByteArray());
+        QVERIFY(finish("r4", m("0.25"), 7, "Lx.1"));
+        QCOMPARE(totals("res"), QByteArray("5500000000"));
+        QCOMPARE(totals("pend"), QByteArray("4750000000"));
         (void)m_redis->command({"DEL", streamKey()});
     }
 

@@ -225,6 +225,156 @@ private Q_SLOTS:
         QCOMPARE(pend->string, QByteArray("700000000"));
         QCOMPARE(reservationsHeld(), 1); // the 0.3
     }
+
+    // A key sending many requests is admitted against a lease: one Redis reservation for several
+    // requests, each request's cost taken off it, what is left given back when it closes.
+    void aBusyKeyIsAdmittedAgainstALease()
+    {
+        m_user = newUserWithDeposit("billing-service-lease", "10");
+        QVERIFY(m_user > 0);
+        auto billing = leasingService();
+        const UserKeys k = UserKeys::of(m_user);
+        const auto leaseIds = [&] {
+            QList<QByteArray> ids;
+            auto all = m_redis->command({"HKEYS", k.reservations});
+            for (const RedisReply &id : all->elements) {
+                if (id.string.startsWith('L')) {
+                    ids << id.string;
+                }
+            }
+            return ids;
+        };
+        const auto totals = [&](const char *field) {
+            auto reply = m_redis->command({"HGET", k.totals, field});
+            return reply && reply->isString() ? reply->string : QByteArray("0");
+        };
+        const auto finish = [&](const AdmissionRequest &r, const char *cost) {
+            QObject requester;
+            bool durable = false;
+            billing->record(eventFor(r, cost), &requester, [&] { durable = true; });
+            QVERIFY(durable);
+        };
+
+        QList<AdmissionRequest> rs;
+        for (int i = 0; i < 6; ++i) {
+            rs << request("0.5");
+        }
+        QVERIFY(reserveAndWait(*billing, rs[0]).ok()); // on its own: the key is not busy yet
+        QVERIFY(leaseIds().isEmpty());
+        QVERIFY(reserveAndWait(*billing, rs[1]).ok()); // the second within a second: a lease of 4 x 0.5
+        QCOMPARE(leaseIds().size(), 1);
+        const QByteArray first = leaseIds().first();
+        QCOMPARE(billing->counters().leases.load(), 1);
+        for (int i = 2; i < 5; ++i) {
+            // Taken from the lease here and now: answered before reserve() returns, no Redis call.
+            bool answered = false;
+            QObject requester;
+            billing->reserve(rs[i], &requester, [&](Status s) { answered = s.ok(); });
+            QVERIFY(answered);
+        }
+        QCOMPARE(billing->counters().leased.load(), 4);
+        QCOMPARE(reservationsHeld(), 2);                   // rs[0] and the lease
+        QCOMPARE(totals("res"), QByteArray("2500000000")); // 0.5 + 2
+
+        // A cost comes off the lease in Redis too.
+        finish(rs[1], "0.25");
+        QTRY_COMPARE_WITH_TIMEOUT(totals("res"), QByteArray("2250000000"), 10'000);
+        QCOMPARE(totals("pend"), QByteArray("250000000"));
+
+        // 1.5 in flight on 1.75 left: the next 0.5 needs a new lease; the first closes and is
+        // released once its three requests are done.
+        QVERIFY(reserveAndWait(*billing, rs[5]).ok());
+        QCOMPARE(billing->counters().leases.load(), 2);
+        QCOMPARE(leaseIds().size(), 2);
+        finish(rs[2], "0.1");
+        finish(rs[3], "0.1");
+        QCOMPARE(leaseIds().size(), 2);
+        finish(rs[4], "0.1");
+        QTRY_VERIFY_WITH_TIMEOUT(!leaseIds().contains(first), 10'000);
+        QCOMPARE(totals("pend"), QByteArray("550000000"));
+        // rs[0] and the second lease, untouched: 8 x 0.5 (room for twice the 3 + 1 requests that
+        // were in flight when the first ran out).
+        QCOMPARE(totals("res"), QByteArray("4500000000"));
+
+        // Idle: the second lease goes back too. Everything finished: nothing reserved, all pending.
+        finish(rs[0], "0.1");
+        finish(rs[5], "0.1");
+        QTRY_COMPARE_WITH_TIMEOUT(reservationsHeld(), 0, 10'000);
+        QCOMPARE(totals("res"), QByteArray("0"));
+        QCOMPARE(totals("pend"), QByteArray("750000000"));
+        QCOMPARE(billing->counters().spooled.load(), 0);
+    }
+
+    void aBalanceThatDoesNotCoverALeaseIsAdmittedPerRequest()
+    {
+        m_user = newUserWithDeposit("billing-service-no-lease", "1");
+        QVERIFY(m_user > 0);
+        auto billing = leasingService();
+        QVERIFY(reserveAndWait(*billing, request("0.4")).ok());
+        QVERIFY(reserveAndWait(*billing, request("0.4")).ok()); // a lease of 1.6 refused: on its own
+        QCOMPARE(billing->counters().leases.load(), 0);
+        QCOMPARE(reservationsHeld(), 2);
+        const Status refused = reserveAndWait(*billing, request("0.4")); // 0.2 left
+        QCOMPARE(refused.error().code, QStringLiteral("insufficient_balance"));
+        QCOMPARE(reservationsHeld(), 2);
+    }
+
+    void leasesStillHeldAreGivenBackAtStop()
+    {
+        m_user = newUserWithDeposit("billing-service-lease-stop", "10");
+        QVERIFY(m_user > 0);
+        auto billing = leasingService();
+        QVERIFY(reserveAndWait(*billing, request("0.5")).ok());
+        QVERIFY(reserveAndWait(*billing, request("0.5")).ok());
+        QCOMPARE(billing->counters().leases.load(), 1);
+        QCOMPARE(reservationsHeld(), 2);
+        // The lease goes back; the plain reservation stays until its request finishes or expires.
+        billing->stop();
+        QCOMPARE(reservationsHeld(), 1);
+        auto res = m_redis->command({"HGET", UserKeys::of(m_user).totals, "res"});
+        QCOMPARE(res->string, QByteArray("500000000"));
+    }
+
+private:
+    // A service of its own whose keys are busy after two requests, with leases of four requests'
+    // worth, idle after 300 ms.
+    std::unique_ptr<BillingService> leasingService()
+    {
+        Config config;
+        config.redis.url = m_services->redisUrl();
+        config.billing.spoolDir = m_dir.path();
+        auto billing = std::make_unique<BillingService>(config, m_db.get(), m_pool.get());
+        LeaseBook::Settings settings;
+        settings.busyAfter = 2;
+        settings.requestsPerLease = 4;
+        settings.idleMs = 300;
+        billing->setLeaseSettings(settings);
+        return billing;
+    }
+
+    Status reserveAndWait(BillingService &billing, const AdmissionRequest &r)
+    {
+        QObject requester;
+        std::optional<Status> verdict;
+        billing.reserve(r, &requester, [&](Status s) { verdict = std::move(s); });
+        if (!QTest::qWaitFor([&] { return verdict.has_value(); }, 10'000)) {
+            return Error::internal(QStringLiteral("test"), QStringLiteral("no verdict in 10 s"));
+        }
+        return *verdict;
+    }
+
+    UsageEvent eventFor(const AdmissionRequest &r, const char *cost)
+    {
+        UsageEvent event;
+        event.requestId = r.requestId;
+        event.userId = r.userId;
+        event.keyId = r.keyId;
+        event.model = QStringLiteral("m");
+        event.endpoint = QStringLiteral("chat/completions");
+        event.status = 200;
+        event.cost = *Money::parse(QString::fromLatin1(cost));
+        return event;
+    }
 };
 
 QTEST_GUILESS_MAIN(TestBillingService)

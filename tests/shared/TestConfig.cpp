@@ -472,7 +472,7 @@ void TestConfig::exampleDocumentsEveryKey()
         }
     }
     QCOMPARE(documented, ConfigLoader::knownKeys());
-    QCOMPARE(ConfigLoader::knownKeys().size(), 38);
+    QCOMPARE(ConfigLoader::knownKeys().size(), 39);
 }
 
 void TestConfig::bind_data()
