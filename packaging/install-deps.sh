@@ -9,6 +9,7 @@ PACKAGES=(
     # libraries
     qt6-base-dev qt6-base-dev-tools libqt6sql6-psql
     libhttp-parser-dev libhiredis-dev libpq-dev libcurl4-openssl-dev libssl-dev libtomlplusplus-dev
+    libgoogle-perftools-dev
     # the console: tokens in the system keychain (QtKeychain → Secret Service through libsecret)
     qtkeychain-qt6-dev libsecret-1-0
     # stores the gateway runs on (started privately by scripts, never as system services)

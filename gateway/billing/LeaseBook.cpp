@@ -1,7 +1,5 @@
 #include "billing/LeaseBook.h"
 
-#include <QSet>
-
 #include <algorithm>
 
 namespace llmpool::gateway::billing {
@@ -159,25 +157,6 @@ void LeaseBook::closeIfIdle(const std::shared_ptr<Lease> &lease)
         lease->released = true;
         m_releases.append(Release{lease->userId, lease->id});
     }
-}
-
-QList<LeaseBook::Release> LeaseBook::all() const
-{
-    QList<Release> out;
-    QSet<QByteArray> seen;
-    for (const Slot &slot : m_slots) {
-        if (slot.current) {
-            out.append({slot.current->userId, slot.current->id});
-            seen.insert(slot.current->id);
-        }
-    }
-    for (const Held &held : m_requests) {
-        if (!seen.contains(held.lease->id)) {
-            out.append({held.lease->userId, held.lease->id});
-            seen.insert(held.lease->id);
-        }
-    }
-    return out + m_releases;
 }
 
 Money LeaseBook::room(qint64 userId, qint64 keyId) const

@@ -81,8 +81,6 @@ public:
     // Leases closed with no request in flight: to release in Redis now (each returned once).
     QList<Release> takeReleases() { return std::exchange(m_releases, {}); }
     bool hasReleases() const { return !m_releases.isEmpty(); }
-    // Every lease not yet handed out by takeReleases() (shutdown: release them all).
-    QList<Release> all() const;
     bool hasLeases() const { return !m_slots.isEmpty() || !m_requests.isEmpty(); }
 
     // For tests and status: what the lease of a key still has room for (zero if none).

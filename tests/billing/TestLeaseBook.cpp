@@ -222,24 +222,6 @@ private Q_SLOTS:
         // A request id already on the lease is not taken twice.
         QCOMPARE(book.take(rid(3), 1, 7, m("1"), now), LeaseBook::Take::Open);
     }
-
-    void allListsEveryLeaseNotYetReleased()
-    {
-        LeaseBook book(small());
-        qint64 now = 10'000;
-        book.take(rid(1), 1, 7, m("1"), now);
-        book.take(rid(2), 1, 7, m("1"), now);
-        book.take(rid(3), 1, 7, m("1"), now);
-        QVERIFY(book.opened(1, 7, "L.1", m("4"), rid(3), m("1"), now));
-        QCOMPARE(book.take(rid(4), 1, 7, m("3.5"), now), LeaseBook::Take::Open); // L.1 closed, busy
-        QVERIFY(book.opened(1, 7, "L.2", m("14"), rid(4), m("3.5"), now));
-        QCOMPARE(book.all().size(), 2);
-        book.finished(rid(3), m("1"));
-        QCOMPARE(book.all().size(), 1 + 1); // L.2, and L.1 waiting in takeReleases()
-        book.takeReleases();
-        QCOMPARE(book.all().size(), 1);
-        QCOMPARE(book.all()[0].leaseId, QByteArray("L.2"));
-    }
 };
 
 QTEST_GUILESS_MAIN(TestLeaseBook)
