@@ -107,19 +107,15 @@ public:
     QHash<QByteArray, qint64> stop()
     {
         QMutexLocker lock(&m_mutex);
-        m_stopped = true;
+        m_stopped.store(true, std::memory_order_relaxed);
         return std::exchange(m_live, {});
     }
-    bool stopped()
-    {
-        QMutexLocker lock(&m_mutex);
-        return m_stopped;
-    }
+    bool stopped() const { return m_stopped.load(std::memory_order_relaxed); } // (on every request)
 
 private:
     QMutex m_mutex;
     QHash<QByteArray, qint64> m_live;
-    bool m_stopped = false;
+    std::atomic<bool> m_stopped{false};
 };
 
 namespace {

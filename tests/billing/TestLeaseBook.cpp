@@ -34,6 +34,16 @@ QByteArray rid(int n)
     return "r" + QByteArray::number(n);
 }
 
+// Key 7 of user 1 gets busy (three requests of `first` at `now`) and its lease "L.1" of `amount` is
+// granted, with rid(3) in flight on it.
+void openLease(LeaseBook &book, qint64 now, Money amount, Money first)
+{
+    QCOMPARE(book.take(rid(1), 1, 7, first, now), LeaseBook::Take::None);
+    QCOMPARE(book.take(rid(2), 1, 7, first, now), LeaseBook::Take::None);
+    QCOMPARE(book.take(rid(3), 1, 7, first, now), LeaseBook::Take::Open);
+    QVERIFY(book.opened(1, 7, "L.1", amount, rid(3), first, now));
+}
+
 } // namespace
 
 class TestLeaseBook : public QObject
@@ -73,11 +83,7 @@ private Q_SLOTS:
     {
         LeaseBook book(small());
         qint64 now = 10'000;
-        for (int i = 1; i <= 2; ++i) {
-            QCOMPARE(book.take(rid(i), 1, 7, m("1"), now), LeaseBook::Take::None);
-        }
-        QCOMPARE(book.take(rid(3), 1, 7, m("1"), now), LeaseBook::Take::Open);
-        QVERIFY(book.opened(1, 7, "L.1", m("4"), rid(3), m("1"), now));
+        openLease(book, now, m("4"), m("1"));
         QCOMPARE(book.take(rid(4), 1, 7, m("2.5"), now), LeaseBook::Take::Taken);
         QCOMPARE(book.leaseRequests(1, 7), 4);
         // 3.5 in flight: a request of 1 does not fit. The lease closes; a new one is asked for,
@@ -101,10 +107,7 @@ private Q_SLOTS:
     {
         LeaseBook book(small());
         qint64 now = 10'000;
-        book.take(rid(1), 1, 7, m("1"), now);
-        book.take(rid(2), 1, 7, m("1"), now);
-        QCOMPARE(book.take(rid(3), 1, 7, m("1"), now), LeaseBook::Take::Open);
-        QVERIFY(book.opened(1, 7, "L.1", m("4"), rid(3), m("1"), now));
+        openLease(book, now, m("4"), m("1"));
         QCOMPARE(book.finished(rid(3), m("9")), QByteArray("L.1")); // (usage beyond the reservation)
         QCOMPARE(book.room(1, 7), m("0"));
         QCOMPARE(book.take(rid(4), 1, 7, m("0.000000001"), now), LeaseBook::Take::Open);
@@ -114,10 +117,7 @@ private Q_SLOTS:
     {
         LeaseBook book(small());
         qint64 now = 10'000;
-        book.take(rid(1), 1, 7, m("1"), now);
-        book.take(rid(2), 1, 7, m("1"), now);
-        QCOMPARE(book.take(rid(3), 1, 7, m("1"), now), LeaseBook::Take::Open);
-        QVERIFY(book.opened(1, 7, "L.1", m("4"), rid(3), m("1"), now));
+        openLease(book, now, m("4"), m("1"));
         book.finished(rid(3), m("0.1"));
         book.expire(now + 999, 10'000);
         QVERIFY(!book.hasReleases());
@@ -188,10 +188,7 @@ private Q_SLOTS:
         settings.maxRequestsPerLease = 20;
         LeaseBook book(settings);
         qint64 now = 10'000;
-        book.take(rid(1), 1, 7, m("1"), now);
-        book.take(rid(2), 1, 7, m("1"), now);
-        QCOMPARE(book.take(rid(3), 1, 7, m("1"), now), LeaseBook::Take::Open);
-        QVERIFY(book.opened(1, 7, "L.1", m("4"), rid(3), m("1"), now));
+        openLease(book, now, m("4"), m("1"));
         int n = 100;
         for (int i = 0; i < 3; ++i) {
             QCOMPARE(book.take(rid(n++), 1, 7, m("1"), now), LeaseBook::Take::Taken);
@@ -210,10 +207,7 @@ private Q_SLOTS:
     {
         LeaseBook book(small());
         qint64 now = 10'000;
-        book.take(rid(1), 1, 7, m("1"), now);
-        book.take(rid(2), 1, 7, m("1"), now);
-        QCOMPARE(book.take(rid(3), 1, 7, m("1"), now), LeaseBook::Take::Open);
-        QVERIFY(book.opened(1, 7, "L.1", m("2"), rid(3), m("1"), now));
+        openLease(book, now, m("2"), m("1"));
         QCOMPARE(book.take(rid(4), 1, 7, m("1"), now), LeaseBook::Take::Taken);
         QCOMPARE(book.room(1, 7), m("0"));
         book.untake(rid(4));
