@@ -16,6 +16,7 @@
 #include <QMutex>
 #include <QPointer>
 #include <QRandomGenerator>
+#include <QSet>
 #include <QThread>
 #include <QTimer>
 
@@ -85,6 +86,7 @@ constexpr int kFinishBatchMax = 64; // events per `finish` call (each ~10 µs of
 constexpr int kFinishDelayMs = 2;   // events wait this long for others to go with them
 constexpr int kLeaseCheckMs = 250;  // how often idle and old leases are looked for
 constexpr qint64 kLeaseAnswerMs = 10'000; // a lease asked for and not answered by then: asked again
+constexpr qint64 kKeptLeaseQuietMs = 3'000; // see ThreadLeases::keep()
 
 } // namespace
 
@@ -259,6 +261,17 @@ public:
         }
     }
 
+    // A lease one of whose events went to the spool: that cost reaches Redis only with the replay
+    // (which does not name the lease), so the lease is given back only once Redis has answered
+    // for kKeptLeaseQuietMs — the spool keeper replays every second by then — and never at stop
+    // (it expires): its cost stays reserved until it is pending.
+    void keep(const QByteArray &lease)
+    {
+        m_keep.insert(lease);
+        m_troubleMs = Clock::instance().nowMSecs();
+        m_registry->remove(lease);
+    }
+
 private:
     ThreadLeases(RedisClient *redis, BillingService *service)
         : QObject(redis), book(service->m_leaseSettings), m_redis(redis), m_registry(service->m_leaseRegistry)
@@ -277,6 +290,13 @@ private:
     // next tick, so a lease never outlives an outage by more than that (stop() tries once more).
     void release(const LeaseBook::Release &lease)
     {
+        if (m_keep.contains(lease.leaseId)) {
+            if (Clock::instance().nowMSecs() - m_troubleMs < kKeptLeaseQuietMs) {
+                m_retry.append(lease); // (the timer runs while there are retries)
+                return;
+            }
+            m_keep.remove(lease.leaseId);
+        }
         // The costs its requests finished with go first (the same connection keeps the order):
         // never a moment where they are neither reserved nor pending.
         FinishQueue::of(m_redis, m_registry)->send();
@@ -288,6 +308,7 @@ private:
                               qCWarning(lcUsage).noquote() << "lease" << lease.leaseId
                                                            << "not released yet:" << reply.error().message;
                           }
+                          m_troubleMs = Clock::instance().nowMSecs();
                           m_retry.append(lease);
                           changed();
                           return;
@@ -299,6 +320,8 @@ private:
     RedisClient *m_redis;
     std::shared_ptr<LeaseRegistry> m_registry;
     QList<LeaseBook::Release> m_retry;
+    QSet<QByteArray> m_keep; // leases with events in the spool (keep())
+    qint64 m_troubleMs = 0;  // when Redis last failed a lease's event or release
     QTimer m_timer;
 };
 
@@ -703,6 +726,8 @@ void BillingService::record(UsageEvent event, QObject *context, std::function<vo
         std::function<void()> durable;
         DeadlineQueue::Id deadline = 0;
         bool settled = false;
+        QByteArray lease;             // the lease it was admitted against, if any
+        QPointer<ThreadLeases> leases;
     };
     auto pending = std::make_shared<Pending>();
     pending->requestId = event.requestId;
@@ -735,6 +760,9 @@ void BillingService::record(UsageEvent event, QObject *context, std::function<vo
         } else if (!queued) {
             spool(pending->json, pending->requestId); // counts it (spooled or lost)
         }
+        if (!queued && pending->leases) {
+            pending->leases->keep(pending->lease); // (its cost is neither reserved nor pending otherwise)
+        }
         if (pending->durable && pending->requester) {
             std::exchange(pending->durable, {})();
         }
@@ -757,6 +785,10 @@ void BillingService::record(UsageEvent event, QObject *context, std::function<vo
     if (m_leasing) {
         leases = ThreadLeases::of(redis, this);
         lease = leases->book.finished(event.requestId, event.cost);
+        if (!lease.isEmpty()) {
+            pending->lease = lease;
+            pending->leases = leases;
+        }
     }
     FinishQueue *queue = FinishQueue::of(redis, m_leaseRegistry);
     queue->add({event.userId, event.requestId, event.cost.nanosText(), QByteArray::number(event.keyId),
