@@ -262,9 +262,9 @@ public:
     }
 
     // A lease one of whose events went to the spool: that cost reaches Redis only with the replay
-    // (which does not name the lease), so the lease is given back only once Redis has answered
-    // for kKeptLeaseQuietMs — the spool keeper replays every second by then — and never at stop
-    // (it expires): its cost stays reserved until it is pending.
+    // (which does not name the lease), so the lease is given back only kKeptLeaseQuietMs after the
+    // last failure or reconnection seen here — the spool keeper replays every second — and never
+    // at stop (it expires): its cost stays reserved until it is pending.
     void keep(const QByteArray &lease)
     {
         m_keep.insert(lease);
@@ -276,6 +276,9 @@ private:
     ThreadLeases(RedisClient *redis, BillingService *service)
         : QObject(redis), book(service->m_leaseSettings), m_redis(redis), m_registry(service->m_leaseRegistry)
     {
+        // (Re)connected or lost: kept leases wait kKeptLeaseQuietMs from here (keep()).
+        connect(redis, &RedisClient::connected, this, [this] { m_troubleMs = Clock::instance().nowMSecs(); });
+        connect(redis, &RedisClient::disconnected, this, [this] { m_troubleMs = Clock::instance().nowMSecs(); });
         m_timer.setInterval(kLeaseCheckMs);
         connect(&m_timer, &QTimer::timeout, this, [this] {
             book.expire(Clock::instance().nowMSecs(), kLeaseAnswerMs);
@@ -321,7 +324,7 @@ private:
     std::shared_ptr<LeaseRegistry> m_registry;
     QList<LeaseBook::Release> m_retry;
     QSet<QByteArray> m_keep; // leases with events in the spool (keep())
-    qint64 m_troubleMs = 0;  // when Redis last failed a lease's event or release
+    qint64 m_troubleMs = 0;  // when Redis last failed an event or release, or (re)connected
     QTimer m_timer;
 };
 
