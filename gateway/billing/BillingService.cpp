@@ -141,7 +141,8 @@ public:
         std::function<void(bool)> settle; // true: Redis took the event
     };
 
-    // (One per service and thread: matched by the service's registry, which outlives neither.)
+    // (One per service and thread, matched by the service's registry: a registry lives as long as
+    // anything that refers to it, so another service never picks up a stopped one's queue.)
     static FinishQueue *of(RedisClient *redis, const std::shared_ptr<LeaseRegistry> &leases)
     {
         for (QObject *child : redis->children()) {
