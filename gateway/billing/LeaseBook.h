@@ -9,7 +9,7 @@
 // the key's spending cap cover it, a dead gateway's lease expires like its reservations. Requests
 // then take their amount from it here: admitted while the amounts in flight fit in what is left.
 // Each request's `finish` names the lease and takes the request's real cost off it, in Redis (the
-// script) and here, so what a lease holds is always what its requests in flight may still spend.
+// script) and here, so money its requests spent is counted once (pending), never also as leased.
 // A lease that does not fit the next request, is older than lifeMs or idle for idleMs is closed (no
 // new requests) and released — what is left of it goes back to the user — once its requests are
 // finished. A key for which Redis refuses a lease (a balance or cap that does not cover it) is

@@ -2,8 +2,9 @@
 // (the request went away, or its deadline answered first) is taken back when the late answer
 // comes, instead of holding the user's money until the reservation's TTL. A usage event is durable
 // (journaled) when record() returns — the response does not wait for Redis — and then reaches the
-// stream, releasing its reservation and holding its cost as pending. Events recorded in one pass
-// reach Redis together, but still before a later admission on the same thread.
+// stream, releasing its reservation and holding its cost as pending. Events recorded within a few
+// ms reach Redis together, but still before a later admission on the same thread. A busy key is
+// admitted against a lease.
 
 #include "SharedServices.h"
 #include "StorageTestUtil.h"
