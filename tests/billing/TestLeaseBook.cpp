@@ -34,13 +34,18 @@ QByteArray rid(int n)
     return "r" + QByteArray::number(n);
 }
 
-// Key 7 of user 1 gets busy (three requests of `first` at `now`) and its lease "L.1" of `amount` is
-// granted, with rid(3) in flight on it.
-void openLease(LeaseBook &book, qint64 now, Money amount, Money first)
+// Key 7 of user 1 gets busy: three requests of `first` at `now`, the third asks for a lease.
+void askForLease(LeaseBook &book, qint64 now, Money first)
 {
     QCOMPARE(book.take(rid(1), 1, 7, first, now), LeaseBook::Take::None);
     QCOMPARE(book.take(rid(2), 1, 7, first, now), LeaseBook::Take::None);
     QCOMPARE(book.take(rid(3), 1, 7, first, now), LeaseBook::Take::Open);
+}
+
+// ...and its lease "L.1" of `amount` is granted, with rid(3) in flight on it.
+void openLease(LeaseBook &book, qint64 now, Money amount, Money first)
+{
+    askForLease(book, now, first);
     QVERIFY(book.opened(1, 7, "L.1", amount, rid(3), first, now));
 }
 
@@ -153,9 +158,7 @@ private Q_SLOTS:
     {
         LeaseBook book(small());
         qint64 now = 10'000;
-        book.take(rid(1), 1, 7, m("1"), now);
-        book.take(rid(2), 1, 7, m("1"), now);
-        QCOMPARE(book.take(rid(3), 1, 7, m("1"), now), LeaseBook::Take::Open);
+        askForLease(book, now, m("1"));
         book.refused(1, 7, now);
         QCOMPARE(book.leaseRequests(1, 7), 4);
         QCOMPARE(book.take(rid(4), 1, 7, m("1"), now + 500), LeaseBook::Take::None);
@@ -169,9 +172,7 @@ private Q_SLOTS:
     {
         LeaseBook book(small());
         qint64 now = 10'000;
-        book.take(rid(1), 1, 7, m("1"), now);
-        book.take(rid(2), 1, 7, m("1"), now);
-        QCOMPARE(book.take(rid(3), 1, 7, m("1"), now), LeaseBook::Take::Open);
+        askForLease(book, now, m("1"));
         QCOMPARE(book.take(rid(4), 1, 7, m("1"), now + 100), LeaseBook::Take::None);
         book.expire(now + 100, 10'000);
         QCOMPARE(book.take(rid(5), 1, 7, m("1"), now + 200), LeaseBook::Take::None);
