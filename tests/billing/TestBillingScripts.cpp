@@ -343,6 +343,21 @@ private Q_SLOTS:
         QVERIFY(finish("r4", m("0.25"), 7, "Lx.1"));
         QCOMPARE(totals("res"), QByteArray("5500000000"));
         QCOMPARE(totals("pend"), QByteArray("4750000000"));
+
+        // Several events of one lease in one call: their costs together, clamped at what is left.
+        QVERIFY(runScriptSync(*m_redis, releaseScript(), {k.reservations, k.totals}, {"r3"}).ok());
+        QCOMPARE(admit("Lx.2", m("1"), 7, {}, m_now + 90'000).code, 1);
+        FinishBatch batch(streamKey());
+        const char *costs[] = {"0.3", "0.4", "0.5"};
+        for (int i = 0; i < 3; ++i) {
+            const QByteArray rid = "b" + QByteArray::number(i);
+            batch.add(m_user, rid, m(costs[i]).nanosText(), "7", "{\"request_id\":\"" + rid + "\"}", "Lx.2");
+        }
+        QVERIFY(runScriptSync(*m_redis, finishScript(), batch.keys(), batch.args()).ok());
+        QCOMPARE(entry("Lx.2"), QByteArray("0 7 ") + QByteArray::number(m_now + 90'000));
+        QCOMPARE(totals("res"), QByteArray("0"));
+        QCOMPARE(totals("kr7"), QByteArray("0"));
+        QCOMPARE(totals("pend"), QByteArray("5950000000")); // 4.75 + 1.2
         (void)m_redis->command({"DEL", streamKey()});
     }
 
