@@ -85,7 +85,6 @@ Error keyCapReached(Money amount, const QByteArray &room)
 constexpr int kFinishBatchMax = 64; // events per `finish` call (each ~10 µs of Redis time)
 constexpr int kFinishDelayMs = 2;   // events wait this long for others to go with them
 constexpr int kLeaseCheckMs = 250;  // how often idle and old leases are looked for
-constexpr qint64 kLeaseAnswerMs = 10'000; // a lease asked for and not answered by then: asked again
 constexpr qint64 kKeptLeaseQuietMs = 3'000; // see ThreadLeases::keep()
 
 } // namespace
@@ -278,11 +277,12 @@ private:
         : QObject(redis), book(service->m_leaseSettings), m_redis(redis), m_registry(service->m_leaseRegistry)
     {
         // (Re)connected or lost: kept leases wait kKeptLeaseQuietMs from here (keep()).
-        connect(redis, &RedisClient::connected, this, [this] { m_troubleMs = Clock::instance().nowMSecs(); });
-        connect(redis, &RedisClient::disconnected, this, [this] { m_troubleMs = Clock::instance().nowMSecs(); });
+        const auto trouble = [this] { m_troubleMs = Clock::instance().nowMSecs(); };
+        connect(redis, &RedisClient::connected, this, trouble);
+        connect(redis, &RedisClient::disconnected, this, trouble);
         m_timer.setInterval(kLeaseCheckMs);
         connect(&m_timer, &QTimer::timeout, this, [this] {
-            book.expire(Clock::instance().nowMSecs(), kLeaseAnswerMs);
+            book.expire(Clock::instance().nowMSecs());
             for (const LeaseBook::Release &lease : std::exchange(m_retry, {})) {
                 release(lease);
             }

@@ -123,11 +123,11 @@ QByteArray LeaseBook::finished(const QByteArray &requestId, Money cost)
     return lease.id;
 }
 
-void LeaseBook::expire(qint64 nowMs, qint64 answerMs)
+void LeaseBook::expire(qint64 nowMs)
 {
     for (auto it = m_slots.begin(); it != m_slots.end();) {
         Slot &slot = *it;
-        if (slot.opening && nowMs - slot.openingSinceMs >= answerMs) {
+        if (slot.opening && nowMs - slot.openingSinceMs >= m_settings.answerMs) {
             slot.opening = false; // its answer is lost: a late one still finds the slot (opened())
         }
         if (slot.current && (nowMs - slot.current->lastUseMs >= m_settings.idleMs ||

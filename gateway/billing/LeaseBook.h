@@ -41,6 +41,7 @@ public:
         qint64 lifeMs = 30'000;          // admits requests this long after it opened, at most
         qint64 idleMs = 1'000;           // closed when no request took from it for this long
         qint64 refusedMs = 1'000;        // after a refused lease: per-request admission this long
+        qint64 answerMs = 10'000;        // a lease asked for and neither opened() nor refused() by then: asked again
     };
 
     struct Release
@@ -76,8 +77,8 @@ public:
     // none), with the cost taken off it.
     QByteArray finished(const QByteArray &requestId, Money cost);
     // Closes leases that are idle or too old (call every few hundred ms while hasLeases()); a lease
-    // asked for more than `answerMs` ago and neither opened() nor refused() is given up on.
-    void expire(qint64 nowMs, qint64 answerMs);
+    // asked for more than answerMs ago and neither opened() nor refused() is given up on.
+    void expire(qint64 nowMs);
     // Leases closed with no request in flight: to release in Redis now (each returned once).
     QList<Release> takeReleases() { return std::exchange(m_releases, {}); }
     bool hasReleases() const { return !m_releases.isEmpty(); }

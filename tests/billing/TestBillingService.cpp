@@ -54,15 +54,30 @@ private:
     }
 
     // reserve() with a live requester, waited for.
-    Status reserveAndWait(const AdmissionRequest &r)
+    Status reserveAndWait(BillingService &billing, const AdmissionRequest &r)
     {
         QObject requester;
         std::optional<Status> verdict;
-        m_billing->reserve(r, &requester, [&](Status s) { verdict = std::move(s); });
+        billing.reserve(r, &requester, [&](Status s) { verdict = std::move(s); });
         if (!QTest::qWaitFor([&] { return verdict.has_value(); }, 10'000)) {
             return Error::internal(QStringLiteral("test"), QStringLiteral("no verdict in 10 s"));
         }
         return *verdict;
+    }
+    Status reserveAndWait(const AdmissionRequest &r) { return reserveAndWait(*m_billing, r); }
+
+    // The usage event of request `r`, costing `cost`.
+    UsageEvent eventFor(const AdmissionRequest &r, const char *cost)
+    {
+        UsageEvent event;
+        event.requestId = r.requestId;
+        event.userId = r.userId;
+        event.keyId = r.keyId;
+        event.model = QStringLiteral("m");
+        event.endpoint = QStringLiteral("chat/completions");
+        event.status = 200;
+        event.cost = *Money::parse(QString::fromLatin1(cost));
+        return event;
     }
 
     // A user with `cash` deposited through the ledger; 0 on failure.
@@ -154,14 +169,7 @@ private Q_SLOTS:
         const qint64 held = reservationsHeld();
         const qint64 recordedBefore = m_billing->counters().recorded.load();
 
-        UsageEvent event;
-        event.requestId = r.requestId;
-        event.userId = m_user;
-        event.keyId = r.keyId;
-        event.model = QStringLiteral("m");
-        event.endpoint = QStringLiteral("chat/completions");
-        event.status = 200;
-        event.cost = *Money::parse(u"0.25");
+        const UsageEvent event = eventFor(r, "0.25");
         QObject requester;
         bool durable = false;
         m_billing->record(event, &requester, [&] { durable = true; });
@@ -353,29 +361,6 @@ private:
         return billing;
     }
 
-    Status reserveAndWait(BillingService &billing, const AdmissionRequest &r)
-    {
-        QObject requester;
-        std::optional<Status> verdict;
-        billing.reserve(r, &requester, [&](Status s) { verdict = std::move(s); });
-        if (!QTest::qWaitFor([&] { return verdict.has_value(); }, 10'000)) {
-            return Error::internal(QStringLiteral("test"), QStringLiteral("no verdict in 10 s"));
-        }
-        return *verdict;
-    }
-
-    UsageEvent eventFor(const AdmissionRequest &r, const char *cost)
-    {
-        UsageEvent event;
-        event.requestId = r.requestId;
-        event.userId = r.userId;
-        event.keyId = r.keyId;
-        event.model = QStringLiteral("m");
-        event.endpoint = QStringLiteral("chat/completions");
-        event.status = 200;
-        event.cost = *Money::parse(QString::fromLatin1(cost));
-        return event;
-    }
 };
 
 QTEST_GUILESS_MAIN(TestBillingService)

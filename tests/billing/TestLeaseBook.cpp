@@ -26,6 +26,7 @@ LeaseBook::Settings small()
     s.lifeMs = 30'000;
     s.idleMs = 1'000;
     s.refusedMs = 1'000;
+    s.answerMs = 10'000;
     return s;
 }
 
@@ -124,14 +125,14 @@ private Q_SLOTS:
         qint64 now = 10'000;
         openLease(book, now, m("4"), m("1"));
         book.finished(rid(3), m("0.1"));
-        book.expire(now + 999, 10'000);
+        book.expire(now + 999);
         QVERIFY(!book.hasReleases());
-        book.expire(now + 1'000, 10'000); // idle for idleMs
+        book.expire(now + 1'000); // idle for idleMs
         auto released = book.takeReleases();
         QCOMPARE(released.size(), 1);
         QCOMPARE(released[0].leaseId, QByteArray("L.1"));
         QVERIFY(book.hasLeases()); // the key is remembered a little longer
-        book.expire(now + 3'000, 10'000);
+        book.expire(now + 3'000);
         QVERIFY(!book.hasLeases());
 
         // Busy all along, a lease still ends after lifeMs; its requests in flight finish on it.
@@ -144,7 +145,7 @@ private Q_SLOTS:
             now += 1'000;
             QCOMPARE(book.take(rid(20 + i), 1, 7, m("0.1"), now), LeaseBook::Take::Taken);
             book.finished(rid(20 + i), m("0"));
-            book.expire(now, 10'000);
+            book.expire(now);
         }
         QVERIFY(!book.hasReleases());
         now += 1'000; // 30 s after it opened
@@ -174,9 +175,9 @@ private Q_SLOTS:
         qint64 now = 10'000;
         askForLease(book, now, m("1"));
         QCOMPARE(book.take(rid(4), 1, 7, m("1"), now + 100), LeaseBook::Take::None);
-        book.expire(now + 100, 10'000);
+        book.expire(now + 100);
         QCOMPARE(book.take(rid(5), 1, 7, m("1"), now + 200), LeaseBook::Take::None);
-        book.expire(now + 10'000, 10'000);
+        book.expire(now + 10'000);
         now += 10'000;
         book.take(rid(6), 1, 7, m("1"), now);
         book.take(rid(7), 1, 7, m("1"), now);
