@@ -313,8 +313,8 @@ void HttpConnection::processInput()
     }
     compactInput();
     m_inProcess = false;
-    if (m_phase != Phase::Dead)
-        flush();
+    if (m_phase != Phase::Dead && (!m_out.isEmpty() || m_phase == Phase::Closing))
+        flushSoon();
     if (m_phase != Phase::Dead)
         updateReadInterest();
 }
@@ -486,7 +486,7 @@ bool HttpConnection::beginStream(HttpExchange *exchange, int status, const HttpH
         writeHead(status, headers, {}, -1, false, true);
     }
     if (!m_inProcess && flushHead)
-        flush(); // headers go out at once (an SSE client waits for them)
+        flushSoon(); // headers go out in this pass (an SSE client waits for them)
     return m_phase != Phase::Dead;
 }
 
@@ -515,8 +515,14 @@ bool HttpConnection::write(HttpExchange *exchange, const QByteArray &data)
             m_out.appendShared(data);
         }
     }
-    if (!m_inProcess)
-        flush(); // SSE: no buffering in the server
+    if (!m_inProcess) {
+        // SSE: no buffering beyond this pass. At the high-water mark the kernel's buffer is filled
+        // first, so "stop producing" means the client really is not reading.
+        if (m_out.size() >= m_worker->config().writeHighWater)
+            flush();
+        else
+            flushSoon();
+    }
     if (m_phase == Phase::Dead || ex->connection != this)
         return false;
     const bool below = m_out.size() < m_worker->config().writeHighWater;
@@ -596,6 +602,22 @@ void HttpConnection::rejectNow(const Error &error, const HttpHeaders &extraHeade
     failAndClose(error, extraHeaders);
 }
 
+void HttpConnection::flushSoon()
+{
+    if (m_flushQueued || m_phase == Phase::Dead)
+        return;
+    m_flushQueued = true;
+    m_worker->flushSoon(this);
+}
+
+void HttpConnection::flushQueued()
+{
+    m_flushQueued = false;
+    flush();
+    if (m_phase == Phase::Idle && m_in.size() > m_inPos)
+        processInput(); // parsing waited for the output to fall below the high-water mark
+}
+
 void HttpConnection::flush()
 {
     if (m_inFlush || m_phase == Phase::Dead)
@@ -672,7 +694,7 @@ void HttpConnection::checkTimeouts(qint64 nowMs)
     const HttpServerConfig &cfg = m_worker->config();
     if (m_phase == Phase::Dead)
         return;
-    if (!m_out.isEmpty() && cfg.writeTimeoutMs > 0 && nowMs - m_lastWriteMs >= cfg.writeTimeoutMs) {
+    if (!m_out.isEmpty() && !m_flushQueued && cfg.writeTimeoutMs > 0 && nowMs - m_lastWriteMs >= cfg.writeTimeoutMs) {
         qCDebug(lcHttp) << "write timeout: the client stopped reading";
         abortConnection(true);
         return;

@@ -116,6 +116,8 @@ public:
     void end(HttpExchange *exchange);
     void abort(HttpExchange *exchange);
     qint64 pendingBytes() const { return m_out.size(); }
+    // The worker's end-of-pass flush (see HttpWorker::flushSoon).
+    void flushQueued();
 
     static qint64 monotonicMs();
 
@@ -136,6 +138,8 @@ private:
     void beginRequest();
     void dispatch();
     void flush();
+    // Output is written once per event-loop pass, before the loop waits again (see HttpWorker).
+    void flushSoon();
     void compactInput();
     void updateReadInterest();
     void setWriteInterest(bool enabled);
@@ -201,6 +205,7 @@ private:
     bool m_readEnabled = true;
     bool m_inProcess = false;
     bool m_inFlush = false;
+    bool m_flushQueued = false;
     bool m_peerEof = false;
 
     // Timestamps (monotonic ms) for the sweep.

@@ -6,6 +6,7 @@
 #include "http/HttpConnection.h"
 #include "http/HttpWire.h"
 
+#include <QAbstractEventDispatcher>
 #include <QSocketNotifier>
 
 #include <algorithm>
@@ -46,6 +47,8 @@ HttpWorker::HttpWorker(const HttpServerConfig &config, const Router &router, int
                        HttpWorkerCounters &counters)
     : m_config(config), m_router(router), m_shared(shared), m_counters(counters), m_listenFd(listenFd)
 {
+    if (QAbstractEventDispatcher *dispatcher = QAbstractEventDispatcher::instance())
+        connect(dispatcher, &QAbstractEventDispatcher::aboutToBlock, this, &HttpWorker::flushQueued);
 }
 
 HttpWorker::~HttpWorker()
@@ -151,8 +154,26 @@ void HttpWorker::connectionClosed(HttpConnection *connection)
     last->setIndex(index);
     m_connections.pop_back();
     connection->setIndex(-1);
+    std::erase(m_toFlush, connection);
     m_shared.connections.fetch_sub(1, std::memory_order_relaxed);
     m_counters.connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void HttpWorker::flushSoon(HttpConnection *connection)
+{
+    m_toFlush.push_back(connection);
+}
+
+void HttpWorker::flushQueued()
+{
+    // A flush can queue others (a drained stream writes again): until none is left.
+    std::vector<HttpConnection *> batch;
+    while (!m_toFlush.empty()) {
+        batch.swap(m_toFlush);
+        for (size_t i = 0; i < batch.size(); ++i)
+            batch[i]->flushQueued();
+        batch.clear();
+    }
 }
 
 void HttpWorker::onSweep()

@@ -130,6 +130,12 @@ void TestUpstreamTarget::build_data()
                                         << "k"
                                         << "" << QByteArray("http://127.0.0.1:9/v1/embeddings")
                                         << QByteArray("authorization") << QByteArray("Bearer k");
+    QTest::newRow("path encoded") << openai << "http://127.0.0.1:9/v1/"
+                                  << "models/ft:a b~c_d.e-f"
+                                  << ""
+                                  << "k"
+                                  << "" << QByteArray("http://127.0.0.1:9/v1/models/ft%3Aa%20b~c_d.e-f")
+                                  << QByteArray("authorization") << QByteArray("Bearer k");
     QTest::newRow("no key, no header") << openai << "http://10.0.0.5:8000/v1"
                                        << "models"
                                        << ""
@@ -257,6 +263,10 @@ void TestUpstreamTarget::build()
     }
     QVERIFY2(r.ok(), qPrintable(r.ok() ? QString() : r.error().message));
     QCOMPARE(r->url, url);
+    // Again: the thread's resolved base is reused, the answer is the same.
+    const auto again = UpstreamTarget::build(UpstreamKind(kind), base, path, model, key, version);
+    QVERIFY(again.ok());
+    QCOMPARE(again->url, url);
     QCOMPARE(r->authHeaderName, headerName);
     QCOMPARE(r->authHeaderValue, headerValue);
 }
