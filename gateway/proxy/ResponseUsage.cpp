@@ -4,6 +4,7 @@
 
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QVarLengthArray>
 
 namespace llmpool::gateway {
 
@@ -43,6 +44,168 @@ bool hasUsageObject(QByteArrayView text)
     return false;
 }
 
+// The fast path of usageFromResponseBody: a `usage` object of plain keys (no escapes) whose values
+// are non-negative integers, or objects of those one level down — what upstreams send — read
+// straight from the bytes, with TokenUsage::fromJson's rules. Anything else (a fraction, an
+// exponent, a sign, a string, null, an array, deeper nesting, a repeated key, malformed text)
+// answers false and the caller parses with QJsonDocument instead: same answer, slower.
+class PlainUsageReader
+{
+public:
+    explicit PlainUsageReader(QByteArrayView text) : m_s(text) {}
+
+    bool read(std::optional<TokenUsage> *out)
+    {
+        Fields top;
+        if (!object(&top, 0))
+            return false;
+        skipBlanks();
+        if (m_i != m_s.size())
+            return false;
+        TokenUsage u;
+        bool any = false;
+        const auto take = [&](qint64 v, qint64 &into) {
+            if (v >= 0) {
+                into = v;
+                any = true;
+            }
+        };
+        take(top.prompt, u.promptTokens);
+        take(top.input, u.promptTokens);
+        take(top.completion, u.completionTokens);
+        take(top.output, u.completionTokens);
+        take(top.total, u.totalTokens);
+        for (qint64 cached : {top.promptCached, top.inputCached}) {
+            if (cached >= 0)
+                u.cachedTokens = std::min(cached, u.promptTokens);
+        }
+        if (!any) {
+            *out = std::nullopt;
+            return true;
+        }
+        u.totalTokens = std::min(u.promptTokens + u.completionTokens, 2 * TokenUsage::kMaxTokens);
+        *out = u;
+        return true;
+    }
+
+private:
+    struct Fields
+    {
+        // -1: absent. Top level: the counts and the details' cached_tokens; details: `cached`.
+        qint64 prompt = -1, input = -1, completion = -1, output = -1, total = -1;
+        qint64 promptCached = -1, inputCached = -1, cached = -1;
+    };
+
+    void skipBlanks()
+    {
+        while (m_i < m_s.size() && (m_s[m_i] == ' ' || m_s[m_i] == '\t' || m_s[m_i] == '\n' || m_s[m_i] == '\r'))
+            ++m_i;
+    }
+
+    bool key(QByteArrayView *k)
+    {
+        if (m_i >= m_s.size() || m_s[m_i] != '"')
+            return false;
+        const qsizetype begin = ++m_i;
+        while (m_i < m_s.size() && m_s[m_i] != '"') {
+            const auto c = uchar(m_s[m_i]);
+            if (c == '\\' || c < 0x20 || c >= 0x80)
+                return false;
+            ++m_i;
+        }
+        if (m_i >= m_s.size())
+            return false;
+        *k = m_s.sliced(begin, m_i - begin);
+        ++m_i;
+        return true;
+    }
+
+    // A JSON integer without sign, fraction or exponent, clamped to kMaxTokens.
+    bool integer(qint64 *v)
+    {
+        const qsizetype begin = m_i;
+        qint64 n = 0;
+        while (m_i < m_s.size() && m_s[m_i] >= '0' && m_s[m_i] <= '9') {
+            n = std::min<qint64>(n * 10 + (m_s[m_i] - '0'), TokenUsage::kMaxTokens + 1);
+            ++m_i;
+        }
+        const qsizetype digits = m_i - begin;
+        if (digits == 0 || (digits > 1 && m_s[begin] == '0'))
+            return false;
+        if (m_i < m_s.size() && (m_s[m_i] == '.' || m_s[m_i] == 'e' || m_s[m_i] == 'E'))
+            return false;
+        *v = std::min(n, TokenUsage::kMaxTokens);
+        return true;
+    }
+
+    bool object(Fields *f, int depth)
+    {
+        if (m_i >= m_s.size() || m_s[m_i] != '{')
+            return false;
+        ++m_i;
+        skipBlanks();
+        if (m_i < m_s.size() && m_s[m_i] == '}') {
+            ++m_i;
+            return true;
+        }
+        QVarLengthArray<QByteArrayView, 16> seen;
+        for (;;) {
+            skipBlanks();
+            QByteArrayView k;
+            if (!key(&k) || seen.contains(k))
+                return false;
+            seen.append(k);
+            skipBlanks();
+            if (m_i >= m_s.size() || m_s[m_i] != ':')
+                return false;
+            ++m_i;
+            skipBlanks();
+            if (m_i < m_s.size() && m_s[m_i] == '{') {
+                if (depth > 0)
+                    return false;
+                Fields details;
+                if (!object(&details, depth + 1))
+                    return false;
+                if (k == "prompt_tokens_details")
+                    f->promptCached = details.cached;
+                else if (k == "input_tokens_details")
+                    f->inputCached = details.cached;
+            } else {
+                qint64 v = 0;
+                if (!integer(&v))
+                    return false;
+                if (depth > 0) {
+                    if (k == "cached_tokens")
+                        f->cached = v;
+                } else if (k == "prompt_tokens") {
+                    f->prompt = v;
+                } else if (k == "input_tokens") {
+                    f->input = v;
+                } else if (k == "completion_tokens") {
+                    f->completion = v;
+                } else if (k == "output_tokens") {
+                    f->output = v;
+                } else if (k == "total_tokens") {
+                    f->total = v;
+                }
+            }
+            skipBlanks();
+            if (m_i < m_s.size() && m_s[m_i] == ',') {
+                ++m_i;
+                continue;
+            }
+            if (m_i < m_s.size() && m_s[m_i] == '}') {
+                ++m_i;
+                return true;
+            }
+            return false;
+        }
+    }
+
+    QByteArrayView m_s;
+    qsizetype m_i = 0;
+};
+
 } // namespace
 
 std::optional<TokenUsage> TokenUsage::fromJson(const QJsonObject &usage)
@@ -79,6 +242,9 @@ std::optional<TokenUsage> usageFromResponseBody(const QByteArray &body)
     // choices or embeddings).
     const QByteArrayView usage = RequestBody::topLevelValue(body, "usage");
     if (usage.startsWith('{')) {
+        std::optional<TokenUsage> plain;
+        if (PlainUsageReader(usage).read(&plain) && plain)
+            return plain;
         const QJsonObject u = QJsonDocument::fromJson(usage.toByteArray()).object();
         if (!u.isEmpty()) {
             return TokenUsage::fromJson(u);

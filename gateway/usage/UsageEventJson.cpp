@@ -5,6 +5,8 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 
+#include <charconv>
+
 namespace llmpool::gateway {
 
 namespace {
@@ -26,7 +28,9 @@ QByteArray UsageEventJson::encode(const UsageEvent &e)
     appendJsonString(out, QByteArrayView(e.requestId));
     const auto number = [&out](const char *name, qint64 value) {
         out.append(name);
-        out.append(QByteArray::number(value));
+        char digits[24];
+        const auto written = std::to_chars(digits, digits + sizeof digits, value);
+        out.append(digits, written.ptr - digits);
     };
     number(",\"created_at_ms\":", e.createdAtMs);
     number(",\"user_id\":", e.userId);

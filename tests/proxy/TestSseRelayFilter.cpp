@@ -2,8 +2,10 @@
 // from chat and Responses streams, and the usage-only chunk is dropped only when the gateway asked
 // for it.
 
+#include "proxy/RequestBody.h"
 #include "proxy/ResponseUsage.h"
 
+#include <QJsonDocument>
 #include <QTest>
 
 using namespace llmpool::gateway;
@@ -122,6 +124,69 @@ private Q_SLOTS:
         QVERIFY(u.has_value());
         QCOMPARE(u->promptTokens, 5);
         QVERIFY(!usageFromResponseBody("not json").has_value());
+    }
+
+    // usageFromResponseBody reads the common shape straight from the bytes and parses anything
+    // else with QJsonDocument: both must give what the QJsonDocument reading alone gives.
+    void nonStreamBodyMatchesTheJsonReading_data()
+    {
+        QTest::addColumn<QByteArray>("usage");
+        const char *const cases[] = {
+            R"({"prompt_tokens":5,"completion_tokens":7,"total_tokens":12})",
+            R"({ "prompt_tokens" : 5 ,
+                 "completion_tokens":7, "total_tokens": 999,
+                 "prompt_tokens_details": {"cached_tokens": 3, "audio_tokens": 0},
+                 "completion_tokens_details": {"reasoning_tokens": 2} })",
+            R"({"input_tokens":9,"output_tokens":4,"total_tokens":13,"input_tokens_details":{"cached_tokens":20}})",
+            R"({"prompt_tokens":5,"input_tokens":6,"completion_tokens":1,"output_tokens":2})",
+            R"({"prompt_tokens":1,"prompt_tokens_details":{"cached_tokens":1},"input_tokens_details":{"cached_tokens":0}})",
+            R"({"prompt_tokens":0})",
+            R"({"total_tokens":40})",
+            R"({})",
+            R"({"other":1})",
+            R"({"prompt_tokens":100000001,"completion_tokens":99999999999999999999})",
+            R"({"prompt_tokens":5.0,"completion_tokens":2})",
+            R"({"prompt_tokens":5.7,"completion_tokens":2e3})",
+            R"({"prompt_tokens":-5,"completion_tokens":2})",
+            R"({"prompt_tokens":"5","completion_tokens":2})",
+            R"({"prompt_tokens":null,"completion_tokens":2})",
+            R"({"prompt_tokens":true,"completion_tokens":[2]})",
+            R"({"prompt_tokens":5,"prompt_tokens":9})",
+            R"({"prompt_tokens":007})",
+            R"({"prompt_tokens":5})",
+            R"({"prompt_tokens":5,"prompt_tokens_details":7})",
+            R"({"prompt_tokens":5,"prompt_tokens_details":{"cached_tokens":{"x":1}}})",
+            R"({"prompt_tokens":5,})",
+            R"({"prompt_tokens":5 "completion_tokens":2})",
+            R"({"prompt_tokens":5)",
+            R"({"prompt_tokens":5}})",
+        };
+        for (const char *c : cases)
+            QTest::newRow(c) << QByteArray(c);
+    }
+
+    void nonStreamBodyMatchesTheJsonReading()
+    {
+        QFETCH(QByteArray, usage);
+        const QByteArray body = R"({"id":"x","choices":[{"message":{"content":"usage"}}],"usage":)" + usage + "}";
+        // The reading before the fast path: the `usage` member's span parsed alone, else the body.
+        std::optional<TokenUsage> expected;
+        const QJsonObject u = QJsonDocument::fromJson(RequestBody::topLevelValue(body, "usage").toByteArray()).object();
+        if (!u.isEmpty()) {
+            expected = TokenUsage::fromJson(u);
+        } else {
+            const QJsonObject o = QJsonDocument::fromJson(body).object();
+            if (o.value(QLatin1String("usage")).isObject())
+                expected = TokenUsage::fromJson(o.value(QLatin1String("usage")).toObject());
+        }
+        const std::optional<TokenUsage> got = usageFromResponseBody(body);
+        QCOMPARE(got.has_value(), expected.has_value());
+        if (got) {
+            QCOMPARE(got->promptTokens, expected->promptTokens);
+            QCOMPARE(got->cachedTokens, expected->cachedTokens);
+            QCOMPARE(got->completionTokens, expected->completionTokens);
+            QCOMPARE(got->totalTokens, expected->totalTokens);
+        }
     }
 };
 
