@@ -213,7 +213,19 @@ void UpstreamCall::start()
         failLater(UpstreamOutcome::Kind::ConnectFailed, QStringLiteral("the upstream request could not be started"));
         return;
     }
-    rearmDeadline();
+    // One timer for the whole call as a rule: armed now for the earliest any deadline could be (each
+    // counts from a moment at or after now), so the later phases' deadlines are never earlier than
+    // it and need no restart (rearmDeadline is lazy). A call that outlives it re-arms when it fires.
+    const UpstreamTimeouts &t = m_request.timeouts;
+    qint64 earliest = kNoDeadline;
+    for (qint64 ms : {t.totalMs, t.firstByteMs, t.idleMs}) {
+        if (ms > 0)
+            earliest = qMin(earliest, ms);
+    }
+    if (earliest != kNoDeadline) {
+        m_deadlineArmedForMs = earliest;
+        m_deadline.start(int(qMin(earliest, qint64(std::numeric_limits<int>::max()))), Qt::PreciseTimer, this);
+    }
 }
 
 void UpstreamCall::resume()
