@@ -7,7 +7,8 @@
 // (deleteLater) once closed. It reads into the worker's scratch buffer, checks the request head
 // with HttpHeaderScanner, parses with http-parser, dispatches one request at a time (in-order
 // pipelining: the next request is parsed only after the current response is complete, while read-
-// ahead stays bounded), and writes responses with sendmsg straight from an output queue.
+// ahead stays bounded), and writes responses with sendmsg straight from an output queue — once per
+// event-loop pass (HttpWorker::flushSoon), or at once when the queue reaches the high-water mark.
 //
 // HttpExchange: the state of one request/response, shared with the HttpResponder handles a handler
 // keeps. `connection` is cleared when the response is finished or the connection dies, which turns

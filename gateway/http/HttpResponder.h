@@ -57,8 +57,10 @@ public:
     // With `flushHead` false the head waits for the first write() or end(), so a small answer
     // that arrives whole leaves in one send (a proxy relaying a non-streamed body).
     bool beginStream(int status, const HttpHeaders &headers, qint64 contentLength = -1, bool flushHead = true);
-    // Sends bytes at once (no buffering beyond the socket). Returns whether the bytes queued for
-    // this client are below the high-water mark: on false, stop producing until onDrained fires.
+    // Sends bytes when this pass of the event loop ends (every response written in one pass goes
+    // out in one burst, before the loop waits again; at the high-water mark at once). Returns
+    // whether the bytes queued for this client are below the high-water mark: on false, stop
+    // producing until onDrained fires.
     bool write(const QByteArray &data);
     // Finishes the stream (the terminal chunk for chunked responses).
     void end();

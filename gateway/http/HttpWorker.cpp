@@ -54,6 +54,9 @@ HttpWorker::HttpWorker(const HttpServerConfig &config, const Router &router, int
 HttpWorker::~HttpWorker()
 {
     stopAccepting();
+    // The loop may have stopped between a response's end and the pass's flush (a drain sees the
+    // request finished, then stops the thread): what is queued still goes out before the close.
+    flushQueued();
     const std::vector<HttpConnection *> open = m_connections;
     for (HttpConnection *c : open)
         c->closeNow();

@@ -73,6 +73,7 @@ private slots:
     void twoThreadsServeOnePort();
     void maxConnections();
     void drainWaitsForInFlight();
+    void stopRightAfterDrainStillSendsTheLastResponse();
     void rejectsSmuggling_data();
     void rejectsSmuggling();
 
@@ -637,6 +638,23 @@ void TestHttpServer::drainWaitsForInFlight()
     QCOMPARE(response->body, QByteArray("slow"));
     QCOMPARE(response->header("connection"), QByteArray("close"));
     QVERIFY(client.waitForClose());
+}
+
+void TestHttpServer::stopRightAfterDrainStillSendsTheLastResponse()
+{
+    // Output goes out when the loop's pass ends; a stop that lands right after the last request
+    // finished must not drop it.
+    HttpServer *server = start();
+    QVERIFY(server);
+    HttpTestClient client(server->port());
+    QVERIFY(client.send(get("/slow")));
+    QTRY_COMPARE(server->inFlight(), 1);
+    QVERIFY(server->drain(QDeadlineTimer(5000)));
+    server->stop();
+    const auto response = client.readResponse();
+    QVERIFY(response);
+    QCOMPARE(response->status, 200);
+    QCOMPARE(response->body, QByteArray("slow"));
 }
 
 void TestHttpServer::rejectsSmuggling_data()
