@@ -47,8 +47,12 @@ HttpWorker::HttpWorker(const HttpServerConfig &config, const Router &router, int
                        HttpWorkerCounters &counters)
     : m_config(config), m_router(router), m_shared(shared), m_counters(counters), m_listenFd(listenFd)
 {
-    if (QAbstractEventDispatcher *dispatcher = QAbstractEventDispatcher::instance())
+    // The pass's output goes out when the next pass starts (awake: before the posted events — the
+    // deleteLaters of the finished requests — are handled) and before the loop waits.
+    if (QAbstractEventDispatcher *dispatcher = QAbstractEventDispatcher::instance()) {
+        connect(dispatcher, &QAbstractEventDispatcher::awake, this, &HttpWorker::flushQueued);
         connect(dispatcher, &QAbstractEventDispatcher::aboutToBlock, this, &HttpWorker::flushQueued);
+    }
 }
 
 HttpWorker::~HttpWorker()
