@@ -73,7 +73,7 @@ private slots:
     void twoThreadsServeOnePort();
     void maxConnections();
     void drainWaitsForInFlight();
-    void stopRightAfterDrainStillSendsTheLastResponse();
+    void loopEndingRightAfterAResponseStillSendsIt();
     void rejectsSmuggling_data();
     void rejectsSmuggling();
 
@@ -640,21 +640,24 @@ void TestHttpServer::drainWaitsForInFlight()
     QVERIFY(client.waitForClose());
 }
 
-void TestHttpServer::stopRightAfterDrainStillSendsTheLastResponse()
+void TestHttpServer::loopEndingRightAfterAResponseStillSendsIt()
 {
-    // Output goes out when the loop's pass ends; a stop that lands right after the last request
-    // finished must not drop it.
-    HttpServer *server = start();
+    // Output leaves when the loop's pass ends. A drain returns once the last request finished and
+    // the server then stops the threads: a stop landing before that pass ends must not drop the
+    // response. Here the handler itself ends its thread's loop right after responding.
+    HttpServer *server = start({}, [](Router &router) {
+        router.get("/last", [](HttpRequest &, HttpResponder &r) {
+            r.respond(200, "text/plain", "last");
+            QThread::currentThread()->quit();
+        });
+    });
     QVERIFY(server);
     HttpTestClient client(server->port());
-    QVERIFY(client.send(get("/slow")));
-    QTRY_COMPARE(server->inFlight(), 1);
-    QVERIFY(server->drain(QDeadlineTimer(5000)));
-    server->stop();
+    QVERIFY(client.send(get("/last")));
     const auto response = client.readResponse();
     QVERIFY(response);
     QCOMPARE(response->status, 200);
-    QCOMPARE(response->body, QByteArray("slow"));
+    QCOMPARE(response->body, QByteArray("last"));
 }
 
 void TestHttpServer::rejectsSmuggling_data()
