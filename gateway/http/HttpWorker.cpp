@@ -49,7 +49,9 @@ HttpWorker::HttpWorker(const HttpServerConfig &config, const Router &router, int
 {
     // The pass's output goes out when the next pass starts (awake: before the posted events — the
     // deleteLaters of the finished requests — are handled) and before the loop waits.
-    if (QAbstractEventDispatcher *dispatcher = QAbstractEventDispatcher::instance()) {
+    QAbstractEventDispatcher *dispatcher = QAbstractEventDispatcher::instance();
+    Q_ASSERT(dispatcher); // a QThread has one before run()
+    if (dispatcher) {
         connect(dispatcher, &QAbstractEventDispatcher::awake, this, &HttpWorker::flushQueued);
         connect(dispatcher, &QAbstractEventDispatcher::aboutToBlock, this, &HttpWorker::flushQueued);
     }

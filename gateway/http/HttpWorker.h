@@ -75,9 +75,9 @@ public:
     void requestStarted();
     void requestFinished();
     void connectionClosed(HttpConnection *connection);
-    // Queues the connection's output for the end of this event-loop pass: every response finished
-    // in one pass goes out in one burst right before the loop waits again (fewer wake-ups of the
-    // peers, and the usage journal is written before any response of the pass).
+    // Queues the connection's output until this event-loop pass ends: everything written in one
+    // pass goes out in one burst, one sendmsg per connection, when the next pass starts or before
+    // the loop waits (fewer system calls and fewer wake-ups of the peers).
     void flushSoon(HttpConnection *connection);
 
 private:

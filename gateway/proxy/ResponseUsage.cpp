@@ -152,7 +152,9 @@ private:
         for (;;) {
             skipBlanks();
             QByteArrayView k;
-            if (!key(&k) || seen.contains(k))
+            // (A usage object has a dozen keys; a longer one is left to QJsonDocument rather than
+            // checked for repeats in quadratic time.)
+            if (!key(&k) || seen.size() >= kMaxKeys || seen.contains(k))
                 return false;
             seen.append(k);
             skipBlanks();
@@ -202,6 +204,7 @@ private:
         }
     }
 
+    static constexpr qsizetype kMaxKeys = 32;
     QByteArrayView m_s;
     qsizetype m_i = 0;
 };

@@ -163,6 +163,10 @@ private Q_SLOTS:
         };
         for (const char *c : cases)
             QTest::newRow(c) << QByteArray(c);
+        QByteArray many = R"({"prompt_tokens":3)";
+        for (int i = 0; i < 40; ++i)
+            many += ",\"k" + QByteArray::number(i) + "\":" + QByteArray::number(i);
+        QTest::newRow("40 more keys") << many + R"(,"completion_tokens":2})";
     }
 
     void nonStreamBodyMatchesTheJsonReading()
