@@ -134,8 +134,10 @@ GATEWAY_PORT=$(wait_line "$TMP/gateway.log" 'listening on http://127.0.0.1:[0-9]
 
 if [ -n "$BASELINE" ]; then
     # An older binary may not know every key of today's file.
+    # Run from $TMP: without spool_dir its spool (the default, relative) lands there, not here.
     grep -v '^spool_dir' "$TMP/llmpool.toml" >"$TMP/baseline.toml"
-    taskset -c 0 "$BASELINE" serve --config "$TMP/baseline.toml" --bind 127.0.0.1:0 >"$TMP/baseline.log" 2>&1 &
+    (cd "$TMP" && exec taskset -c 0 "$BASELINE" serve --config "$TMP/baseline.toml" --bind 127.0.0.1:0) \
+        >"$TMP/baseline.log" 2>&1 &
     PIDS+=($!)
     BASELINE_PORT=$(wait_line "$TMP/baseline.log" 'listening on http://127.0.0.1:[0-9]+')
 fi
