@@ -153,7 +153,7 @@ private Q_SLOTS:
             R"({"prompt_tokens":true,"completion_tokens":[2]})",
             R"({"prompt_tokens":5,"prompt_tokens":9})",
             R"({"prompt_tokens":007})",
-            R"({"prompt_tokens":5})",
+            R"({"pr\u006fmpt_tokens":5})",
             R"({"prompt_tokens":5,"prompt_tokens_details":7})",
             R"({"prompt_tokens":5,"prompt_tokens_details":{"cached_tokens":{"x":1}}})",
             R"({"prompt_tokens":5,})",
