@@ -613,9 +613,7 @@ void HttpConnection::flushSoon()
 void HttpConnection::flushQueued()
 {
     m_flushQueued = false;
-    flush();
-    if (m_phase == Phase::Idle && m_in.size() > m_inPos)
-        processInput(); // parsing waited for the output to fall below the high-water mark
+    onWritable(); // the same: write, then parse what waited for the output to drain
 }
 
 void HttpConnection::flush()

@@ -23,20 +23,60 @@ std::optional<qint64> count(const QJsonObject &o, QLatin1String key)
     return qint64(std::min(d, double(TokenUsage::kMaxTokens)));
 }
 
+// JSON's insignificant whitespace.
+bool isBlank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+// The counts a `usage` object carries (-1: absent), however it was read; toUsage() applies
+// TokenUsage::fromJson's rules to them.
+struct UsageCounts
+{
+    qint64 prompt = -1, input = -1, completion = -1, output = -1, total = -1;
+    qint64 promptCached = -1, inputCached = -1; // *_tokens_details.cached_tokens
+};
+
+std::optional<TokenUsage> toUsage(const UsageCounts &c)
+{
+    TokenUsage u;
+    bool any = false;
+    const auto take = [&](qint64 v, qint64 &into) {
+        if (v >= 0) {
+            into = v;
+            any = true;
+        }
+    };
+    take(c.prompt, u.promptTokens);
+    take(c.input, u.promptTokens);
+    take(c.completion, u.completionTokens);
+    take(c.output, u.completionTokens);
+    take(c.total, u.totalTokens);
+    for (qint64 cached : {c.promptCached, c.inputCached}) {
+        if (cached >= 0)
+            u.cachedTokens = std::min(cached, u.promptTokens);
+    }
+    if (!any) {
+        return std::nullopt;
+    }
+    // Never trust a total that disagrees with its parts.
+    u.totalTokens = std::min(u.promptTokens + u.completionTokens, 2 * TokenUsage::kMaxTokens);
+    return u;
+}
+
 // Whether `text` has a "usage" key whose value is an object: `"usage"`, blanks, `:`, blanks, `{`.
 // A scan, not a parse: a false "yes" only costs the parse that follows.
 bool hasUsageObject(QByteArrayView text)
 {
     static constexpr QByteArrayView key("\"usage\"");
-    const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
     for (qsizetype at = text.indexOf(key); at >= 0; at = text.indexOf(key, at + 1)) {
         qsizetype i = at + key.size();
-        while (i < text.size() && blank(text[i]))
+        while (i < text.size() && isBlank(text[i]))
             ++i;
         if (i >= text.size() || text[i] != ':')
             continue;
         ++i;
-        while (i < text.size() && blank(text[i]))
+        while (i < text.size() && isBlank(text[i]))
             ++i;
         if (i < text.size() && text[i] == '{')
             return true;
@@ -46,9 +86,10 @@ bool hasUsageObject(QByteArrayView text)
 
 // The fast path of usageFromResponseBody: a `usage` object of plain keys (no escapes) whose values
 // are non-negative integers, or objects of those one level down — what upstreams send — read
-// straight from the bytes, with TokenUsage::fromJson's rules. Anything else (a fraction, an
-// exponent, a sign, a string, null, an array, deeper nesting, a repeated key, malformed text)
-// answers false and the caller parses with QJsonDocument instead: same answer, slower.
+// straight from the bytes into the UsageCounts TokenUsage::fromJson reads. Anything else (a
+// fraction, an exponent, a sign, a string, null, an array, deeper nesting, a repeated key,
+// malformed text) answers false and the caller parses with QJsonDocument instead: same answer,
+// slower.
 class PlainUsageReader
 {
 public:
@@ -62,43 +103,20 @@ public:
         skipBlanks();
         if (m_i != m_s.size())
             return false;
-        TokenUsage u;
-        bool any = false;
-        const auto take = [&](qint64 v, qint64 &into) {
-            if (v >= 0) {
-                into = v;
-                any = true;
-            }
-        };
-        take(top.prompt, u.promptTokens);
-        take(top.input, u.promptTokens);
-        take(top.completion, u.completionTokens);
-        take(top.output, u.completionTokens);
-        take(top.total, u.totalTokens);
-        for (qint64 cached : {top.promptCached, top.inputCached}) {
-            if (cached >= 0)
-                u.cachedTokens = std::min(cached, u.promptTokens);
-        }
-        if (!any) {
-            *out = std::nullopt;
-            return true;
-        }
-        u.totalTokens = std::min(u.promptTokens + u.completionTokens, 2 * TokenUsage::kMaxTokens);
-        *out = u;
+        *out = toUsage(top.counts);
         return true;
     }
 
 private:
     struct Fields
     {
-        // -1: absent. Top level: the counts and the details' cached_tokens; details: `cached`.
-        qint64 prompt = -1, input = -1, completion = -1, output = -1, total = -1;
-        qint64 promptCached = -1, inputCached = -1, cached = -1;
+        UsageCounts counts; // top level
+        qint64 cached = -1; // a details object's cached_tokens
     };
 
     void skipBlanks()
     {
-        while (m_i < m_s.size() && (m_s[m_i] == ' ' || m_s[m_i] == '\t' || m_s[m_i] == '\n' || m_s[m_i] == '\r'))
+        while (m_i < m_s.size() && isBlank(m_s[m_i]))
             ++m_i;
     }
 
@@ -169,9 +187,9 @@ private:
                 if (!object(&details, depth + 1))
                     return false;
                 if (k == "prompt_tokens_details")
-                    f->promptCached = details.cached;
+                    f->counts.promptCached = details.cached;
                 else if (k == "input_tokens_details")
-                    f->inputCached = details.cached;
+                    f->counts.inputCached = details.cached;
             } else {
                 qint64 v = 0;
                 if (!integer(&v))
@@ -180,15 +198,15 @@ private:
                     if (k == "cached_tokens")
                         f->cached = v;
                 } else if (k == "prompt_tokens") {
-                    f->prompt = v;
+                    f->counts.prompt = v;
                 } else if (k == "input_tokens") {
-                    f->input = v;
+                    f->counts.input = v;
                 } else if (k == "completion_tokens") {
-                    f->completion = v;
+                    f->counts.completion = v;
                 } else if (k == "output_tokens") {
-                    f->output = v;
+                    f->counts.output = v;
                 } else if (k == "total_tokens") {
-                    f->total = v;
+                    f->counts.total = v;
                 }
             }
             skipBlanks();
@@ -213,30 +231,16 @@ private:
 
 std::optional<TokenUsage> TokenUsage::fromJson(const QJsonObject &usage)
 {
-    TokenUsage u;
-    bool any = false;
-    auto take = [&](QLatin1String key, qint64 &into) {
-        if (auto n = count(usage, key)) {
-            into = *n;
-            any = true;
-        }
-    };
-    take(QLatin1String("prompt_tokens"), u.promptTokens);
-    take(QLatin1String("input_tokens"), u.promptTokens);
-    take(QLatin1String("completion_tokens"), u.completionTokens);
-    take(QLatin1String("output_tokens"), u.completionTokens);
-    take(QLatin1String("total_tokens"), u.totalTokens);
-    for (QLatin1String details : {QLatin1String("prompt_tokens_details"), QLatin1String("input_tokens_details")}) {
-        if (auto cached = count(usage.value(details).toObject(), QLatin1String("cached_tokens"))) {
-            u.cachedTokens = std::min(*cached, u.promptTokens);
-        }
-    }
-    if (!any) {
-        return std::nullopt;
-    }
-    // Never trust a total that disagrees with its parts.
-    u.totalTokens = std::min(u.promptTokens + u.completionTokens, 2 * kMaxTokens);
-    return u;
+    const auto get = [](const QJsonObject &o, QLatin1String key) { return count(o, key).value_or(-1); };
+    UsageCounts c;
+    c.prompt = get(usage, QLatin1String("prompt_tokens"));
+    c.input = get(usage, QLatin1String("input_tokens"));
+    c.completion = get(usage, QLatin1String("completion_tokens"));
+    c.output = get(usage, QLatin1String("output_tokens"));
+    c.total = get(usage, QLatin1String("total_tokens"));
+    c.promptCached = get(usage.value(QLatin1String("prompt_tokens_details")).toObject(), QLatin1String("cached_tokens"));
+    c.inputCached = get(usage.value(QLatin1String("input_tokens_details")).toObject(), QLatin1String("cached_tokens"));
+    return toUsage(c);
 }
 
 std::optional<TokenUsage> usageFromResponseBody(const QByteArray &body)

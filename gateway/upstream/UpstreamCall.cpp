@@ -222,10 +222,8 @@ void UpstreamCall::start()
         if (ms > 0)
             earliest = qMin(earliest, ms);
     }
-    if (earliest != kNoDeadline) {
-        m_deadlineArmedForMs = earliest;
-        m_deadline.start(int(qMin(earliest, qint64(std::numeric_limits<int>::max()))), Qt::PreciseTimer, this);
-    }
+    if (earliest != kNoDeadline)
+        armDeadline(earliest);
 }
 
 void UpstreamCall::resume()
@@ -519,8 +517,13 @@ void UpstreamCall::rearmDeadline()
     }
     if (m_deadline.isActive() && m_deadlineArmedForMs <= deadline)
         return;
-    m_deadlineArmedForMs = deadline;
-    const qint64 delay = qBound(qint64(0), deadline - nowMs(), qint64(std::numeric_limits<int>::max()));
+    armDeadline(deadline);
+}
+
+void UpstreamCall::armDeadline(qint64 deadlineMs)
+{
+    m_deadlineArmedForMs = deadlineMs;
+    const qint64 delay = qBound(qint64(0), deadlineMs - nowMs(), qint64(std::numeric_limits<int>::max()));
     m_deadline.start(int(delay), Qt::PreciseTimer, this);
 }
 

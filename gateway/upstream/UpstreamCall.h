@@ -118,6 +118,7 @@ private:
     qint64 nowMs() const { return m_clock.elapsed(); }
     qint64 nextDeadlineMs() const;
     void rearmDeadline();
+    void armDeadline(qint64 deadlineMs); // (ms on m_clock)
     void fail(UpstreamOutcome::Kind kind, const QString &message); // outside curl only
     void failLater(UpstreamOutcome::Kind kind, const QString &message);
     void collectTimings();
